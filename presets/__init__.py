@@ -1,0 +1,1 @@
+"""Shipped presets: <name>.toml + <name>.safetensors, installed as package data."""

@@ -1,0 +1,1 @@
+"""Training of RepSR presets: blocks -> schedule -> loop -> merge -> preset."""
