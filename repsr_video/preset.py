@@ -1,0 +1,208 @@
+"""Presets: a TOML file that maps 1:1 onto a frozen dataclass, plus safetensors weights of the merged net.
+
+Shipped presets live in the package (`repsr_video.shipped_presets`, the repository's `presets/`);
+user presets in $REPSR_VIDEO_PRESETS or ~/.local/share/repsr-video/presets. A preset may also be
+given by the path of its .toml file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import PresetError
+from .network import SCALES, SRNet, size_name
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the preset measurably does (filled in by `repsr-video train` / `eval`)."""
+
+    eval_set: str = ""
+    mean_gain_db: float | None = None  # mean PSNR-Y gain over bicubic
+    worst_gain_db: float | None = None  # the worst image's gain
+    mean_psnr_y: float | None = None
+    mean_ssim_y: float | None = None
+    cpu_fps: float | None = None  # frames/s at 640x360 input on a 2-core CPU
+    gpu_fps: float | None = None  # frames/s at 1920x1080 input on a GPU
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    scale: int
+    blocks: int
+    channels: int
+    description: str
+    weights: str  # file name of the safetensors file, beside the TOML
+    sha256: str
+    default: bool = False  # the default preset for its scale
+    recipe: Mapping[str, Any] = field(default_factory=dict)  # how it was trained
+    data: Mapping[str, Any] = field(default_factory=dict)  # what it was trained on
+    quality: Quality = field(default_factory=Quality)
+    path: Path = Path()  # the TOML file; not stored in it
+
+    @property
+    def size(self) -> str:
+        return size_name(self.blocks, self.channels)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path.parent / self.weights
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "scale": self.scale,
+            "size": self.size,
+            "default": self.default,
+            "description": self.description,
+            "quality": dataclasses.asdict(self.quality),
+            "path": str(self.path),
+        }
+
+    def build_network(self) -> SRNet:
+        """The deploy net with verified weights, float32, CPU, eval mode."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load
+
+        try:
+            blob = self.weights_path.read_bytes()
+        except OSError as error:
+            raise PresetError(f"{self.weights_path}: cannot read weights ({error.strerror or error})") from None
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != self.sha256:
+            raise PresetError(f"{self.weights_path}: SHA-256 {digest[:12]}... does not match the preset's {self.sha256[:12]}...")
+        try:
+            state = load(blob)  # safetensors: tensors only, never pickle
+        except (SafetensorError, ValueError) as error:
+            raise PresetError(f"{self.weights_path}: not a valid safetensors file ({error})") from None
+        net = SRNet(self.scale, self.blocks, self.channels)
+        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != found:
+            missing = sorted(set(expected) - set(found))
+            wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+            extra = sorted(set(found) - set(expected))
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing[:3])}" if missing else "",
+                    f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+                    f"unexpected {', '.join(extra[:3])}" if extra else "",
+                )
+                if part
+            )
+            raise PresetError(f"{self.weights_path}: weights do not fit {self.size} x{self.scale} ({detail})")
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+        return net.eval()
+
+
+_FIELDS = {f.name for f in dataclasses.fields(Preset)} - {"path"}
+_REQUIRED = {"name", "scale", "blocks", "channels", "description", "weights", "sha256"}
+_QUALITY_FIELDS = {f.name for f in dataclasses.fields(Quality)}
+
+
+def _check_type(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise PresetError(f"{path}: key {key!r} has the wrong type ({type(value).__name__})")
+
+
+def read_preset(path: Path | str) -> Preset:
+    """Parse and validate one preset TOML (the weights are checked when the network is built)."""
+    path = Path(path)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PresetError(f"{path}: preset file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PresetError(f"{path}: cannot read preset ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PresetError(f"{path}: not valid TOML ({error})") from None
+    unknown = sorted(set(table) - _FIELDS)
+    if unknown:
+        raise PresetError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    missing = sorted(_REQUIRED - set(table))
+    if missing:
+        raise PresetError(f"{path}: missing key(s) {', '.join(missing)}")
+    for key in ("name", "description", "weights", "sha256"):
+        _check_type(path, key, table[key], str)
+    for key in ("scale", "blocks", "channels"):
+        _check_type(path, key, table[key], int)
+    _check_type(path, "default", table.get("default", False), bool)
+    for key in ("recipe", "data", "quality"):
+        _check_type(path, key, table.get(key, {}), dict)
+    if table["scale"] not in SCALES:
+        raise PresetError(f"{path}: scale {table['scale']} is not one of {SCALES}")
+    if table["blocks"] < 0 or table["channels"] < 1:
+        raise PresetError(f"{path}: blocks must be >= 0 and channels >= 1")
+    if Path(table["weights"]).name != table["weights"]:
+        raise PresetError(f"{path}: weights must be a file name beside the TOML, not {table['weights']!r}")
+    quality = table.get("quality", {})
+    unknown = sorted(set(quality) - _QUALITY_FIELDS)
+    if unknown:
+        raise PresetError(f"{path}: unknown key(s) in [quality]: {', '.join(unknown)}")
+    for key, value in quality.items():
+        _check_type(path, f"quality.{key}", value, str if key == "eval_set" else (int, float))
+    preset = Preset(**{**table, "quality": Quality(**quality), "path": path})
+    if not preset.weights_path.is_file():
+        raise PresetError(f"{path}: weights file {preset.weights} is missing")
+    return preset
+
+
+def shipped_presets_dir() -> Path:
+    try:  # installed: the repository's presets/ is the package repsr_video.shipped_presets
+        return Path(str(resources.files("repsr_video.shipped_presets")))
+    except ModuleNotFoundError:  # running from a source checkout without installing
+        return Path(__file__).resolve().parent.parent / "presets"
+
+
+def user_presets_dir() -> Path:
+    configured = os.environ.get("REPSR_VIDEO_PRESETS")
+    if configured:
+        return Path(configured)
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "repsr-video" / "presets"
+
+
+def preset_dirs() -> list[Path]:
+    return [d for d in (shipped_presets_dir(), user_presets_dir()) if d.is_dir()]
+
+
+def installed_presets() -> list[Preset]:
+    """Every preset found, shipped first; a user preset with a shipped preset's name is shadowed."""
+    found: dict[str, Preset] = {}
+    for directory in preset_dirs():
+        for toml in sorted(directory.glob("*.toml")):
+            preset = read_preset(toml)
+            found.setdefault(preset.name, preset)
+    return sorted(found.values(), key=lambda p: (p.scale, not p.default, p.name))
+
+
+def load_preset(name_or_path: str | Path) -> Preset:
+    """A preset by name (installed) or by the path of its .toml file."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or os.sep in text or Path(text).is_file():
+        return read_preset(Path(text))
+    presets = installed_presets()
+    for preset in presets:
+        if preset.name == text:
+            return preset
+    names = ", ".join(p.name for p in presets) or "none installed"
+    raise PresetError(f"preset {text!r} not found (installed: {names})")
+
+
+def default_preset(scale: int) -> Preset:
+    candidates = [p for p in installed_presets() if p.scale == scale]
+    if not candidates:
+        raise PresetError(f"no preset for scale x{scale} is installed; train one with `repsr-video train --scale {scale}`")
+    # installed_presets() sorts the declared default of each scale first
+    return candidates[0]
