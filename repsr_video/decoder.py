@@ -1,0 +1,295 @@
+"""Streaming decode of one video stream to RGB batches, with the other streams' packets passed along.
+
+One demux pass reads every stream: the video stream is decoded (threaded) and converted to RGB with the
+colour matrix and range read from the input; packets of audio, subtitle and other streams are handed on
+untouched, in demux order, so the encoder can copy them. Nothing is held beyond the current batch.
+
+Colour policy for untagged input: matrix BT.709 when the frame is HD (width >= 1280 or height >= 720),
+otherwise BT.601; range limited, except full for the yuvj* formats. The encoder tags the output with the
+matrix and range that were used, so players do not re-guess from the (larger) output size.
+
+Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
+(truncated file); every frame that decodes is kept and the report says how many packets were lost. A
+file with no decodable frame at all is an error.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from repsr_video.errors import InputError
+from repsr_video.frames import ColorInfo, DecodeReport, FrameBatch, PacketGroup, VideoInfo
+
+# AVColorSpace -> the swscale matrix that implements it.
+_SWS_MATRIX = {
+    1: Colorspace.ITU709,
+    4: Colorspace.FCC,
+    5: Colorspace.ITU601,  # BT470BG
+    6: Colorspace.ITU601,  # SMPTE170M
+    7: Colorspace.SMPTE240M,
+    9: Colorspace.BT2020,  # BT2020 NCL
+    10: Colorspace.BT2020,  # BT2020 CL (swscale has only the NCL matrix)
+}
+AVCOL_SPC_RGB, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_UNSPECIFIED = 0, 1, 6, 2
+AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 1, 2
+_PACKETS_PER_GROUP = 64  # copied packets are forwarded in groups of at most this many
+
+
+def sws_matrix(matrix: int) -> Colorspace:
+    """The swscale matrix for an AVColorSpace value (BT.709 for ones swscale lacks, e.g. YCgCo)."""
+    return _SWS_MATRIX.get(matrix, Colorspace.ITU709)
+
+
+def sws_range(color_range: int) -> ColorRange:
+    return ColorRange.JPEG if color_range == AVCOL_RANGE_JPEG else ColorRange.MPEG
+
+
+def is_rgb_format(pix_fmt: str) -> bool:
+    return av.VideoFormat(pix_fmt).is_rgb or pix_fmt.startswith(("gbr", "rgb", "bgr"))
+
+
+def bit_depth(pix_fmt: str) -> int:
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+def resolve_color(pix_fmt: str, width: int, height: int, matrix: int, color_range: int, primaries: int, trc: int) -> ColorInfo:
+    """Apply the policy for untagged input (see the module docstring) and return what to use."""
+    if is_rgb_format(pix_fmt):
+        return ColorInfo(AVCOL_SPC_RGB, AVCOL_RANGE_JPEG, primaries, trc)
+    guessed = False
+    if matrix not in _SWS_MATRIX:
+        matrix = AVCOL_SPC_BT709 if (width >= 1280 or height >= 720) else AVCOL_SPC_SMPTE170M
+        guessed = True
+    if color_range not in (AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG):
+        color_range = AVCOL_RANGE_JPEG if pix_fmt.startswith("yuvj") else AVCOL_RANGE_MPEG
+        guessed = True
+    return ColorInfo(matrix, color_range, primaries, trc, guessed)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, av.error.FFmpegError):
+        return error.strerror or type(error).__name__
+    return str(error) or type(error).__name__
+
+
+def open_input(path: str | Path) -> av.container.InputContainer:
+    """Open a media file, turning every failure into a one-line InputError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
+    try:
+        return av.open(str(path), "r")
+    except av.error.FFmpegError as error:
+        raise InputError(f"{path}: not a media file FFmpeg can read ({_describe(error)})") from error
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot be opened ({_describe(error)})") from error
+
+
+def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first real video stream (cover art, i.e. attached pictures, is copied, not upscaled)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+    raise InputError(f"{path}: has no video stream (found: {', '.join(kinds)})")
+
+
+class VideoDecoder:
+    """Decode the video stream of `path` into FrameBatch items; other streams' packets come as PacketGroup.
+
+    Opening reads up to the first frame, so `info` (size, colour, rotation) is known before any output
+    is created, and a file with no frame fails here. Use as a context manager.
+    """
+
+    def __init__(self, path: str | Path, *, copy_streams: bool = True) -> None:
+        self.path = Path(path)
+        self.report = DecodeReport()
+        self.container = open_input(self.path)
+        try:
+            self.stream = pick_video_stream(self.container, self.path)
+            self.copied_streams = [s for s in self.container.streams if s is not self.stream] if copy_streams else []
+            self.stream.thread_type = "AUTO"  # frame + slice threads; drained at the end
+            self.time_base = Fraction(self.stream.time_base)
+            self._last_pts: int | None = None
+            self._pending: deque = deque()
+            self._items = self._demux_decode()
+            first = self._peek_first_frame()
+            self.info = self._read_info(first)
+            self._src_color = {} if self.info.color.matrix == AVCOL_SPC_RGB else {
+                "src_colorspace": sws_matrix(self.info.color.matrix),
+                "src_color_range": sws_range(self.info.color.range),
+            }
+            self.rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
+        except BaseException:
+            self.container.close()
+            raise
+
+    # --- context manager -----------------------------------------------------------------------
+
+    def __enter__(self) -> VideoDecoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.container.close()
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _default_duration(self) -> int:
+        rate = self.stream.guessed_rate or self.stream.average_rate
+        if not rate:
+            return 1
+        return max(1, round(1 / (Fraction(rate) * self.time_base)))
+
+    def _demux_decode(self) -> Iterator:
+        """Yield av.VideoFrame and av.Packet (copied streams) in demux order, then the drained frames."""
+        streams = [self.stream, *self.copied_streams]
+        try:
+            for packet in self.container.demux(streams):
+                if packet.size == 0:  # demux's flush packets and Ogg/Theora "repeat" packets: no data
+                    continue
+                if packet.stream is not self.stream:
+                    yield packet
+                    continue
+                try:
+                    frames = self.stream.decode(packet)
+                except (av.error.FFmpegError, ValueError):
+                    self.report.corrupt_packets += 1
+                    continue
+                yield from frames
+        except av.error.FFmpegError as error:
+            self.report.truncated = True
+            self.report.warnings.append(f"{self.path}: reading stopped early ({_describe(error)}); the file looks truncated or damaged")
+        try:
+            yield from self.stream.decode(None)  # drain (frame threads hold frames back)
+        except (av.error.FFmpegError, ValueError):
+            self.report.corrupt_packets += 1
+
+    def _peek_first_frame(self) -> av.VideoFrame:
+        for item in self._items:
+            self._pending.append(item)
+            if isinstance(item, av.VideoFrame):
+                return item
+        raise InputError(f"{self.path}: contains no decodable video frame")
+
+    def _read_info(self, first: av.VideoFrame) -> VideoInfo:
+        ctx = self.stream.codec_context
+        pix_fmt = first.format.name
+        color = resolve_color(
+            pix_fmt,
+            first.width,
+            first.height,
+            first.colorspace if first.colorspace != AVCOL_SPC_UNSPECIFIED else ctx.colorspace,
+            first.color_range or ctx.color_range,
+            first.color_primaries or ctx.color_primaries,
+            first.color_trc or ctx.color_trc,
+        )
+        rate = self.stream.guessed_rate or self.stream.average_rate
+        return VideoInfo(
+            path=str(self.path),
+            stream_index=self.stream.index,
+            codec=ctx.name,
+            width=first.width,
+            height=first.height,
+            pix_fmt=pix_fmt,
+            bit_depth=bit_depth(pix_fmt),
+            time_base=self.time_base,
+            rate=Fraction(rate) if rate else None,
+            frame_count=self._estimate_frames(rate),
+            rotation=int(first.rotation or 0),
+            color=color,
+            sample_aspect_ratio=Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None,
+        )
+
+    def _estimate_frames(self, rate) -> int | None:
+        if self.stream.frames:
+            return int(self.stream.frames)
+        if rate and self.stream.duration:
+            return max(1, round(self.stream.duration * self.time_base * Fraction(rate)))
+        if rate and self.container.duration:
+            return max(1, round(Fraction(self.container.duration, av.time_base) * Fraction(rate)))
+        return None
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        if frame.width != self.info.width or frame.height != self.info.height:
+            raise InputError(
+                f"{self.path}: frame size changes mid-stream ({self.info.width}x{self.info.height} -> "
+                f"{frame.width}x{frame.height}), which is not supported"
+            )
+        return frame.to_ndarray(format=self.rgb_format, **self._src_color)
+
+    def _timestamp(self, frame: av.VideoFrame) -> tuple[int, int]:
+        """(pts, duration) in the stream time base; a missing or non-increasing pts gets the next free one."""
+        duration = frame.duration or self._default_duration()
+        pts = frame.pts
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = 0 if self._last_pts is None else self._last_pts + self._default_duration()
+            self.report.repaired_pts += 1
+        self._last_pts = pts
+        return pts, duration
+
+    def batches(self, batch_size: int) -> Iterator[FrameBatch | PacketGroup]:
+        """Yield FrameBatch of up to `batch_size` frames and PacketGroup of copied packets, in order."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        pixels: list[np.ndarray] = []
+        pts: list[int] = []
+        durations: list[int] = []
+        packets: list = []
+
+        def flush_frames() -> FrameBatch:
+            batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, self.report.frames - len(pixels))
+            pixels.clear(), pts.clear(), durations.clear()
+            return batch
+
+        def source() -> Iterator:
+            while self._pending:
+                yield self._pending.popleft()
+            yield from self._items
+
+        for item in source():
+            if isinstance(item, av.VideoFrame):
+                # copied packets that came before this frame go first, so order is kept
+                if packets and not pixels:
+                    yield PacketGroup(packets)
+                    packets = []
+                pixels.append(self._to_rgb(item))
+                p, d = self._timestamp(item)
+                pts.append(p)
+                durations.append(d)
+                self.report.frames += 1
+                if len(pixels) == batch_size:
+                    yield flush_frames()
+            else:
+                packets.append(item)
+                if len(packets) >= _PACKETS_PER_GROUP:
+                    if pixels:
+                        yield flush_frames()
+                    yield PacketGroup(packets)
+                    packets = []
+        if pixels:
+            yield flush_frames()
+        if packets:
+            yield PacketGroup(packets)
+        self._finish_report()
+
+    def _finish_report(self) -> None:
+        r = self.report
+        if r.corrupt_packets:
+            r.warnings.append(f"{self.path}: {r.corrupt_packets} damaged video packet(s) could not be decoded and were skipped; kept {r.frames} frames")
+        if r.repaired_pts:
+            r.warnings.append(f"{self.path}: {r.repaired_pts} frame(s) had a missing or non-increasing timestamp and were given the next free one")
+        if r.frames == 0:
+            raise InputError(f"{self.path}: contains no decodable video frame")

@@ -1,0 +1,104 @@
+"""What travels between decoder, engine and encoder: pixels with their timestamps, and the stream facts.
+
+Timestamps travel with the pixels, so batching can never reorder or drop them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ColorInfo:
+    """Colour description of a video, as FFmpeg AVCOL_* integers (what codec contexts and frames carry).
+
+    `matrix` and `range` are what the YUV<->RGB conversion uses; `guessed` says the input was untagged
+    and the matrix/range came from the size policy in `decoder.resolve_color`.
+    """
+
+    matrix: int  # AVColorSpace (1 BT.709, 5/6 BT.601, 9 BT.2020 NCL, 0 RGB, 2 unspecified)
+    range: int  # AVColorRange (1 limited "tv"/MPEG, 2 full "pc"/JPEG)
+    primaries: int  # AVColorPrimaries, copied as-is
+    trc: int  # AVColorTransferCharacteristic, copied as-is
+    guessed: bool = False
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about the input video stream, read once when the file opens and at its first frame."""
+
+    path: str
+    stream_index: int
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str
+    bit_depth: int
+    time_base: Fraction
+    rate: Fraction | None  # guessed frame rate (only a hint for encoders; pts are what count)
+    frame_count: int | None  # container's count, or an estimate from duration*rate; None if unknown
+    rotation: int  # counter-clockwise degrees from the display matrix (0 if none)
+    color: ColorInfo
+    sample_aspect_ratio: Fraction | None = None
+
+    @property
+    def high_bit_depth(self) -> bool:
+        return self.bit_depth > 8
+
+
+@dataclass
+class FrameBatch:
+    """N consecutive frames as one (N,H,W,3) RGB array (uint8, or uint16 full range for >8-bit input).
+
+    pts/durations are in `time_base`, one entry per frame, in presentation order.
+    """
+
+    pixels: np.ndarray
+    pts: list[int]
+    durations: list[int]
+    time_base: Fraction
+    first_index: int  # index of the first frame in the whole video
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 4 or self.pixels.shape[-1] != 3:
+            raise ValueError(f"pixels must be (N,H,W,3), got {self.pixels.shape}")
+        if not (len(self.pts) == len(self.durations) == len(self.pixels)):
+            raise ValueError("one pts and one duration per frame are required")
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[2]
+
+    def with_pixels(self, pixels: np.ndarray) -> FrameBatch:
+        """The same frames (timestamps untouched) with new pixels, e.g. the upscaled ones."""
+        if len(pixels) != len(self):
+            raise ValueError(f"expected {len(self)} frames back, got {len(pixels)}")
+        return replace(self, pixels=pixels)
+
+
+@dataclass
+class PacketGroup:
+    """Packets of the streams that are copied, not decoded, in demux order."""
+
+    packets: list = field(default_factory=list)
+
+
+@dataclass
+class DecodeReport:
+    """What the decoder saw; filled in while decoding, final once the stream ends."""
+
+    frames: int = 0
+    corrupt_packets: int = 0  # packets the decoder rejected (their frames are lost; said in warnings)
+    repaired_pts: int = 0  # frames with a missing or non-increasing pts that were given the next free one
+    truncated: bool = False  # demuxing stopped on an error before the end of the file
+    warnings: list[str] = field(default_factory=list)

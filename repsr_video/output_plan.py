@@ -1,0 +1,236 @@
+"""Decide how the output is written: container, codec, pixel format, codec options, colour tags.
+
+Shared by the in-process PyAV encoder and the ffmpeg-process encoder. Every choice is checked up front
+with a throwaway encoder (never the real stream: a stream whose open failed must not be retried), so a
+bad --codec/--pix-fmt/--crf/--encoder-preset fails before any decoding starts.
+
+Pixel format policy: keep the input's chroma layout (4:2:0, 4:2:2, 4:4:4; RGB input -> 4:4:4) and bit depth
+(8, or 10 for >8-bit input), as far as the codec supports it. Output sizes that a subsampled layout
+cannot carry (odd width or height, only possible with --scale 3) get the 4:4:4 variant, said in a note;
+an explicit --pix-fmt that cannot carry the size is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import av.error
+from av.codec.codec import UnknownCodecError
+
+from repsr_video.decoder import AVCOL_RANGE_JPEG, AVCOL_SPC_RGB, is_rgb_format
+from repsr_video.errors import OutputError
+from repsr_video.frames import ColorInfo, VideoInfo
+
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
+CODEC_ALIASES = {
+    "h264": "libx264", "x264": "libx264", "avc": "libx264",
+    "hevc": "libx265", "h265": "libx265", "x265": "libx265",
+    "av1": "libsvtav1", "vp9": "libvpx-vp9", "vp8": "libvpx",
+}
+NVENC_FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
+DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libvpx": 10, "libsvtav1": 30}
+EncoderKind = Literal["pyav", "ffmpeg"]
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """What the user asked for; None means the default for the container / input."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    encoder: EncoderKind = "pyav"
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ("pyav", "ffmpeg"):
+            raise OutputError(f"unknown encoder {self.encoder!r}; choose pyav or ffmpeg")
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise OutputError(f"--crf {self.crf} is out of range 0..63")
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    path: Path
+    container_format: str
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    options: dict[str, str]
+    color: ColorInfo  # what is tagged on the output (the matrix/range used for RGB->YUV)
+    rgb_output: bool  # the codec takes RGB planes: no matrix is applied
+    notes: list[str] = field(default_factory=list)
+
+
+def container_format(path: Path) -> str:
+    fmt = CONTAINERS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{path}: unsupported output type {path.suffix or '(none)'!r}; use one of {', '.join(CONTAINERS)}")
+    return fmt
+
+
+def _codec_options(codec: str, crf: int | None, preset: str | None, notes: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    if crf is None:
+        crf = DEFAULT_CRF.get(codec)
+    if crf is not None:
+        if codec in ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "libvpx"):
+            options["crf"] = str(crf)
+            if codec.startswith("libvpx"):
+                options["b"] = "0"  # constant quality: crf alone is a cap otherwise
+        elif codec.endswith("_nvenc"):
+            options.update(rc="vbr", cq=str(crf))
+        else:
+            notes.append(f"--crf is ignored by {codec}")
+    if preset is not None:
+        if codec.startswith("libvpx"):
+            options["deadline" if preset in ("good", "best", "realtime") else "cpu-used"] = preset
+        else:
+            options["preset"] = preset
+    return options
+
+
+def _chroma(pix_fmt: str) -> str:
+    if is_rgb_format(pix_fmt):
+        return "444"
+    fmt = av.VideoFormat(pix_fmt)
+    if len(fmt.components) < 3:  # gray
+        return "420"
+    h_sub = fmt.chroma_width(2) == 1
+    v_sub = fmt.chroma_height(2) == 1
+    return "420" if h_sub and v_sub else "422" if h_sub else "444"
+
+
+def _fits(pix_fmt: str, width: int, height: int) -> bool:
+    fmt = av.VideoFormat(pix_fmt)
+    if len(fmt.components) < 3 or is_rgb_format(pix_fmt):
+        return True
+    return (width % 2 == 0 or fmt.chroma_width(2) == 2) and (height % 2 == 0 or fmt.chroma_height(2) == 2)
+
+
+def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, notes: list[str]) -> str:
+    chroma = _chroma(info.pix_fmt)
+    if chroma != "444" and (width % 2 or (chroma == "420" and height % 2)):
+        notes.append(f"output size {width}x{height} is odd, so 4:{chroma[0]}:{chroma[1:]} cannot carry it: writing 4:4:4")
+        chroma = "444"
+    base = {"420": "yuv420p", "422": "yuv422p", "444": "yuv444p"}[chroma]
+    deep = info.bit_depth > 8
+    candidates = [base + "10le", *(["p010le"] if chroma == "420" else []), base] if deep else [base, *(["nv12"] if chroma == "420" else [])]
+    supported = [f.name for f in codec.video_formats or []]
+    if not supported:
+        return candidates[0]
+    for name in candidates:
+        if name in supported:
+            if deep and "10" not in name:
+                notes.append(f"{codec.name} cannot write 10-bit {base}: writing 8-bit {name}")
+            return name
+    fitting = [name for name in supported if _fits(name, width, height)]
+    if not fitting:
+        raise OutputError(f"{codec.name} has no pixel format that can carry {width}x{height}")
+    notes.append(f"{codec.name} cannot write {candidates[0]}: writing {fitting[0]}")
+    return fitting[0]
+
+
+def _check_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
+    try:
+        av.VideoFormat(pix_fmt)
+    except (ValueError, av.error.FFmpegError):
+        raise OutputError(f"unknown pixel format {pix_fmt!r}") from None
+    supported = [f.name for f in codec.video_formats or []]
+    if supported and pix_fmt not in supported:
+        raise OutputError(f"{codec.name} cannot encode pixel format {pix_fmt}; it supports: {', '.join(supported)}")
+    if not _fits(pix_fmt, width, height):
+        raise OutputError(f"pixel format {pix_fmt} cannot carry the odd output size {width}x{height}; use a 4:4:4 format such as yuv444p")
+    return pix_fmt
+
+
+def probe_encoder(codec: str, pix_fmt: str, width: int, height: int, options: dict[str, str], rate: Fraction | None) -> None:
+    """Open and discard an encoder with these settings; raise the FFmpeg error if it will not open."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
+    ctx.time_base = Fraction(1, 1000) if not rate else 1 / Fraction(rate)
+    if rate:
+        ctx.framerate = Fraction(rate)
+    ctx.options = dict(options)
+    try:
+        ctx.open()
+    finally:
+        del ctx
+
+
+def _encoder_codec(name: str, path: Path) -> av.Codec:
+    try:
+        codec = av.Codec(name, "w")
+    except UnknownCodecError:
+        raise OutputError(f"{path}: unknown video encoder {name!r} (examples: libx264, libx265, libsvtav1, libvpx-vp9, h264_nvenc)") from None
+    if codec.type != "video":
+        raise OutputError(f"{path}: {name} is a {codec.type} encoder, not a video encoder")
+    return codec
+
+
+def output_color(info: VideoInfo, rgb_output: bool) -> ColorInfo:
+    if rgb_output:
+        return ColorInfo(AVCOL_SPC_RGB, AVCOL_RANGE_JPEG, info.color.primaries, info.color.trc)
+    if info.color.matrix == AVCOL_SPC_RGB:  # RGB input into YUV output: a standard matrix for the size
+        from repsr_video.decoder import resolve_color
+
+        return resolve_color("yuv444p", info.width * 2, info.height * 2, 2, 0, info.color.primaries, info.color.trc)
+    return info.color
+
+
+def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeSettings) -> OutputPlan:
+    """Choose and check everything the encoder needs; OutputError with the reason if it cannot work."""
+    path = Path(path)
+    fmt = container_format(path)
+    notes: list[str] = []
+    width, height = info.width * scale, info.height * scale
+    name = settings.codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
+    name = CODEC_ALIASES.get(name, name)
+    codec = _encoder_codec(name, path)
+    if fmt in ("webm", "mp4", "mov") and codec.canonical_name not in _supported_codecs(fmt):
+        raise OutputError(f"{path}: the {fmt} container cannot hold {codec.canonical_name} video ({name}); pick another --codec or extension")
+
+    for attempt in range(2):
+        pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height) if settings.pix_fmt else _default_pix_fmt(codec, info, width, height, notes)
+        options = _codec_options(codec.name, settings.crf, settings.preset, notes)
+        try:
+            probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
+            break
+        except (av.error.FFmpegError, ValueError) as error:
+            fallback = NVENC_FALLBACK.get(codec.name)
+            if attempt == 0 and fallback:
+                notes.append(f"{codec.name} is not available here ({_reason(error)}); using the CPU encoder {fallback} instead")
+                codec = _encoder_codec(fallback, path)
+                continue
+            detail = ", ".join(f"{k}={v}" for k, v in options.items())
+            raise OutputError(f"{path}: encoder {codec.name} rejected pix_fmt={pix_fmt} {width}x{height} {detail} ({_reason(error)})") from error
+    rgb_output = is_rgb_format(pix_fmt)
+    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, output_color(info, rgb_output), rgb_output, notes)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, av.error.FFmpegError):
+        return error.strerror or type(error).__name__
+    return str(error)
+
+
+_SUPPORTED: dict[str, set[str]] = {}
+
+
+def _supported_codecs(fmt: str) -> set[str]:
+    """Codec names a muxer accepts (asked of FFmpeg through a never-written output container)."""
+    if fmt not in _SUPPORTED:
+        import io
+
+        with av.open(io.BytesIO(), "w", format=fmt) as out:
+            _SUPPORTED[fmt] = set(out.supported_codecs)
+    return _SUPPORTED[fmt]
+
+
+def supported_codecs(fmt: str) -> set[str]:
+    return _supported_codecs(fmt)

@@ -1,0 +1,248 @@
+"""Upscale one video file: decode, infer and encode overlap in three threads joined by bounded queues.
+
+The decoder thread demuxes and converts to RGB, the engine thread upscales whole batches, and the calling
+thread encodes and muxes. Queues hold a few batches at most, so memory does not grow with the length of
+the video. The output is written to a temporary file beside OUTPUT and renamed on success; on any error or
+Ctrl-C the temporary file is removed and OUTPUT is left as it was. The library never prints: progress is
+reported through a callback.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from repsr_video.decoder import VideoDecoder
+from repsr_video.errors import EngineError, InputError, OutputError, RepsrError
+from repsr_video.frames import FrameBatch, VideoInfo
+from repsr_video.output_plan import EncodeSettings, container_format, plan_output
+
+
+class Engine(Protocol):
+    """What the pipeline needs of `repsr_video.engine.create_engine(...)`'s result."""
+
+    scale: int
+    batch: int
+
+    def upscale(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    path: Path
+    frames_done: int
+    frames_total: int | None  # an estimate from the container; None when unknown
+    seconds: float
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FileResult:
+    input: Path
+    output: Path
+    status: Literal["done", "skipped", "failed"]
+    frames: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    info: VideoInfo | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _End:
+    """Sentinel: the stage before has finished."""
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+_END = _End()
+_POLL_S = 0.1
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    while not stop.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+    return _END
+
+
+def _decode_stage(decoder: VideoDecoder, batch: int, out: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for item in decoder.batches(batch):
+            if not _put(out, item, stop):
+                return
+        _put(out, _END, stop)
+    except BaseException as error:  # handed to the calling thread, which raises it
+        _put(out, _Failed(error), stop)
+
+
+def _infer_stage(engine: Engine, path: Path, q_in: queue.Queue, q_out: queue.Queue, stop: threading.Event) -> None:
+    try:
+        while True:
+            item = _get(q_in, stop)
+            if isinstance(item, FrameBatch):
+                item = item.with_pixels(_upscale(engine, item, path))
+            if not _put(q_out, item, stop) or isinstance(item, (_End, _Failed)):
+                return
+    except BaseException as error:
+        _put(q_out, _Failed(error), stop)
+
+
+def _upscale(engine: Engine, batch: FrameBatch, path: Path) -> np.ndarray:
+    try:
+        out = engine.upscale(batch.pixels)
+    except RepsrError:
+        raise
+    except Exception as error:
+        raise EngineError(f"{path}: upscaling failed at frame {batch.first_index} ({type(error).__name__}: {error})") from error
+    n, h, w, _ = batch.pixels.shape
+    expected = (n, h * engine.scale, w * engine.scale, 3)
+    if out.shape != expected or out.dtype != batch.pixels.dtype:
+        raise EngineError(f"{path}: the engine returned {out.shape} {out.dtype}, expected {expected} {batch.pixels.dtype}")
+    return out
+
+
+def same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(input_path: Path, output: Path, overwrite: bool) -> None:
+    """Refuse to overwrite the input, an existing output (unless asked), or to write into a missing folder."""
+    if same_file(input_path, output):
+        raise OutputError(f"{output}: is the input file; choose another output path")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: exists; pass --overwrite to replace it")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: folder {output.parent} does not exist")
+
+
+def temporary_path(output: Path) -> Path:
+    """A fresh file beside `output` with the same extension (so nothing guesses a different format)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=f".partial{output.suffix}")
+    except OSError as error:
+        raise OutputError(f"{output}: cannot write in {output.parent} ({error.strerror or error})") from error
+    os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes it private; the result should look like any new file
+    return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def upscale_video(
+    input_path: str | Path,
+    output: str | Path,
+    engine: Engine,
+    *,
+    encode: EncodeSettings = EncodeSettings(),
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    queue_size: int = 3,
+) -> FileResult:
+    """Upscale the video stream of `input_path` into `output`, copying every other stream.
+
+    Returns a FileResult with the frame count, time and any warnings (damaged packets, format notes).
+    Raises a RepsrError with a one-line message on failure; then nothing is left at `output`.
+    """
+    input_path, output = Path(input_path), Path(output)
+    start = time.perf_counter()
+    container_format(output)  # an unknown extension fails before anything is opened
+    check_output_path(input_path, output, overwrite)
+    with VideoDecoder(input_path, copy_streams=encode.encoder == "pyav") as decoder:
+        plan = plan_output(decoder.info, engine.scale, output, encode)
+        tmp = temporary_path(output)
+        done = False
+        try:
+            if encode.encoder == "ffmpeg":
+                from repsr_video.ffmpeg_encoder import FFmpegEncoder
+
+                encoder = FFmpegEncoder(decoder, plan, tmp)
+            else:
+                from repsr_video.encoder import PyAVEncoder
+
+                encoder = PyAVEncoder(decoder, plan, tmp)
+            try:
+                _run_stages(decoder, engine, encoder, progress, queue_size, start)
+                encoder.finish()
+            except BaseException:
+                encoder.abort()
+                raise
+            if encoder.frames != decoder.report.frames:  # a guard: this would be a bug, never a quiet loss
+                raise OutputError(f"{output}: wrote {encoder.frames} frames but decoded {decoder.report.frames}")
+            os.replace(tmp, output)
+            done = True
+        finally:
+            if not done:
+                tmp.unlink(missing_ok=True)
+    warnings = [*plan.notes, *decoder.report.warnings]
+    return FileResult(input_path, output, "done", decoder.report.frames, time.perf_counter() - start, warnings, info=decoder.info)
+
+
+def _run_stages(decoder: VideoDecoder, engine: Engine, encoder, progress: ProgressCallback | None, queue_size: int, start: float) -> None:
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=queue_size)
+    upscaled: queue.Queue = queue.Queue(maxsize=queue_size)
+    batch = max(1, int(engine.batch))
+    threads = [
+        threading.Thread(target=_decode_stage, args=(decoder, batch, decoded, stop), name="repsr-decode", daemon=True),
+        threading.Thread(target=_infer_stage, args=(engine, decoder.path, decoded, upscaled, stop), name="repsr-infer", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    total = decoder.info.frame_count
+    try:
+        if progress:
+            progress(ProgressEvent(decoder.path, 0, total, 0.0))
+        while True:
+            item = _get(upscaled, stop)
+            if isinstance(item, _End):
+                break
+            if isinstance(item, _Failed):
+                raise item.error
+            encoder.write(item)
+            if progress and isinstance(item, FrameBatch):
+                progress(ProgressEvent(decoder.path, encoder.frames, total, time.perf_counter() - start))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+__all__ = ["Engine", "FileResult", "ProgressEvent", "check_output_path", "upscale_video", "InputError"]
