@@ -89,6 +89,8 @@ def open_input(path: str | Path) -> av.container.InputContainer:
         raise InputError(f"{path}: is a folder, not a video file")
     try:
         return av.open(str(path), "r")
+    except av.error.EOFError as error:
+        raise InputError(f"{path}: is empty or ends before any media data") from error
     except av.error.FFmpegError as error:
         raise InputError(f"{path}: not a media file FFmpeg can read ({_describe(error)})") from error
     except (OSError, ValueError) as error:
@@ -293,3 +295,31 @@ class VideoDecoder:
             r.warnings.append(f"{self.path}: {r.repaired_pts} frame(s) had a missing or non-increasing timestamp and were given the next free one")
         if r.frames == 0:
             raise InputError(f"{self.path}: contains no decodable video frame")
+        if not r.truncated and self._ends_early():
+            r.truncated = True
+            r.warnings.append(f"{self.path}: the video ends before the length its container states; the file looks truncated (kept {r.frames} frames)")
+
+    def _stated_seconds(self) -> Fraction | None:
+        """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""
+        if self.stream.duration:
+            return self.stream.duration * self.time_base
+        tag = self.stream.metadata.get("DURATION")
+        if tag:
+            try:
+                h, m, sec = tag.split(":")
+                return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
+            except ValueError:
+                pass
+        if self.container.duration:
+            return Fraction(self.container.duration, av.time_base)
+        return None
+
+    def _ends_early(self) -> bool:
+        if self.stream.frames and self.report.frames < self.stream.frames:
+            return True
+        stated = self._stated_seconds()
+        if stated is None or self._last_pts is None:
+            return False
+        start = self.stream.start_time or 0
+        decoded = (self._last_pts - start + self._default_duration()) * self.time_base
+        return decoded < stated - max(Fraction(1, 2), stated / 20)

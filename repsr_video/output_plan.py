@@ -95,6 +95,9 @@ def _codec_options(codec: str, crf: int | None, preset: str | None, notes: list[
     return options
 
 
+_LAYOUT = {"420": "4:2:0", "422": "4:2:2", "444": "4:4:4"}
+
+
 def _chroma(pix_fmt: str) -> str:
     if is_rgb_format(pix_fmt):
         return "444"
@@ -116,7 +119,7 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
 def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, notes: list[str]) -> str:
     chroma = _chroma(info.pix_fmt)
     if chroma != "444" and (width % 2 or (chroma == "420" and height % 2)):
-        notes.append(f"output size {width}x{height} is odd, so 4:{chroma[0]}:{chroma[1:]} cannot carry it: writing 4:4:4")
+        notes.append(f"output size {width}x{height} is odd, which {_LAYOUT[chroma]} cannot carry: writing 4:4:4")
         chroma = "444"
     base = {"420": "yuv420p", "422": "yuv422p", "444": "yuv444p"}[chroma]
     deep = info.bit_depth > 8
@@ -136,16 +139,16 @@ def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, 
     return fitting[0]
 
 
-def _check_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
+def _check_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int, path: Path) -> str:
     try:
         av.VideoFormat(pix_fmt)
     except (ValueError, av.error.FFmpegError):
-        raise OutputError(f"unknown pixel format {pix_fmt!r}") from None
+        raise OutputError(f"{path}: unknown pixel format {pix_fmt!r}") from None
     supported = [f.name for f in codec.video_formats or []]
     if supported and pix_fmt not in supported:
-        raise OutputError(f"{codec.name} cannot encode pixel format {pix_fmt}; it supports: {', '.join(supported)}")
+        raise OutputError(f"{path}: {codec.name} cannot encode pixel format {pix_fmt}; it supports: {', '.join(supported)}")
     if not _fits(pix_fmt, width, height):
-        raise OutputError(f"pixel format {pix_fmt} cannot carry the odd output size {width}x{height}; use a 4:4:4 format such as yuv444p")
+        raise OutputError(f"{path}: pixel format {pix_fmt} cannot carry the odd output size {width}x{height}; use a 4:4:4 format such as yuv444p")
     return pix_fmt
 
 
@@ -196,10 +199,12 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
         raise OutputError(f"{path}: the {fmt} container cannot hold {codec.canonical_name} video ({name}); pick another --codec or extension")
 
     for attempt in range(2):
-        pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height) if settings.pix_fmt else _default_pix_fmt(codec, info, width, height, notes)
-        options = _codec_options(codec.name, settings.crf, settings.preset, notes)
+        attempt_notes: list[str] = []
+        pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path) if settings.pix_fmt else _default_pix_fmt(codec, info, width, height, attempt_notes)
+        options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
         try:
             probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
+            notes.extend(attempt_notes)
             break
         except (av.error.FFmpegError, ValueError) as error:
             fallback = NVENC_FALLBACK.get(codec.name)

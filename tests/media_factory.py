@@ -169,15 +169,16 @@ def make_theora_with_empty_packets(path: Path, frames: int = 12, empty_after: tu
     with av.open(str(plain)) as inp, av.open(str(path), "w") as out:
         s = inp.streams.video[0]
         o = out.add_stream_from_template(s, opaque=True)
-        for i, packet in enumerate(inp.demux(s)):
-            if packet.size == 0:
-                continue
-            pts, tb = packet.pts, packet.time_base
+        shift = 0  # each empty packet takes one frame slot: later frames move one step on
+        for i, packet in enumerate(p for p in inp.demux(s) if p.size):
+            tb = packet.time_base
+            packet.pts = packet.dts = i + shift
             packet.stream = o
             out.mux(packet)
             if i in empty_after:
+                shift += 1
                 empty = av.Packet(b"")
-                empty.stream, empty.pts, empty.dts, empty.time_base = o, pts, pts, tb
+                empty.stream, empty.pts, empty.dts, empty.time_base = o, i + shift, i + shift, tb
                 out.mux(empty)
     return path, frames
 
