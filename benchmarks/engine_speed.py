@@ -1,0 +1,102 @@
+"""Engine frames/s on CPU or GPU for each backend/precision, uint8 frames in and out.
+
+    python benchmarks/engine_speed.py --size M4C16 --scale 2 --width 640 --height 360
+
+"plain net" is the bare SRNet in fp32 NCHW on float tensors (no conversions), the baseline that
+every engine variant must beat. Engine rows include the uint8 <-> float conversions. Weights are
+random unless --preset is given: speed does not depend on their values. Prints the median of
+--repeats timed runs of --frames frames each, after warm-up (compilation included in "warm-up s").
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from repsr_video.backends import compiled  # noqa: E402
+from repsr_video.engine import EngineSettings, create_engine_for_network  # noqa: E402
+from repsr_video.network import SRNet, parse_size  # noqa: E402
+
+VARIANTS = {  # name -> (backend, precision)
+    "eager fp32": ("eager", "fp32"),
+    "eager bf16": ("eager", "bf16"),
+    "compile fp32": ("compile", "fp32"),
+    "compile bf16": ("compile", "bf16"),
+    "eager fp16": ("eager", "fp16"),
+    "compile fp16": ("compile", "fp16"),
+}
+
+
+def _time(fn, frames: int, repeats: int) -> float:
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        rates.append(frames / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="M4C16")
+    parser.add_argument("--scale", type=int, default=2)
+    parser.add_argument("--preset", help="use this preset's net instead of random weights")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--frames", type=int, default=8, help="frames per timed run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", nargs="+", default=["plain net", "eager fp32", "eager bf16", "compile fp32", "compile bf16"],
+                        choices=["plain net", *VARIANTS])
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(0)
+    if args.preset:
+        from repsr_video.preset import load_preset
+
+        net = load_preset(args.preset).build_network()
+    else:
+        net = SRNet(args.scale, *parse_size(args.size)).eval()
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (args.frames, args.height, args.width, 3), dtype=np.uint8)
+    rows = []
+    for variant in args.variants:
+        if variant == "plain net":
+            x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255).contiguous()
+            with torch.inference_mode():
+                start = time.perf_counter()
+                net(x[:1])
+                warm = time.perf_counter() - start
+                fps = _time(lambda: [net(x[i : i + 1]) for i in range(args.frames)], args.frames, args.repeats)
+            rows.append((variant, "fp32 NCHW", 1, warm, fps, ""))
+            continue
+        backend, precision = VARIANTS[variant]
+        settings = EngineSettings(device=args.device, backend=backend, batch=args.batch)
+        engine = create_engine_for_network(net, settings, precision=precision)
+        start = time.perf_counter()
+        # Enough calls to pass the eager warm-up of the compiled backend and compile once.
+        for _ in range(compiled.COMPILE_AFTER_FRAMES // engine.batch + 2):
+            engine.upscale(frames[: engine.batch])
+        warm = time.perf_counter() - start
+        fps = _time(lambda: engine.upscale(frames), args.frames, args.repeats)
+        rows.append((variant, f"{engine.backend} {engine.precision}", engine.batch, warm, fps, "; ".join(engine.notes)))
+
+    print(f"{args.size} x{args.scale}, {args.width}x{args.height} input, device {args.device}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} x {args.frames} frames")
+    print(f"{'variant':14} {'ran as':14} {'batch':>5} {'warm-up s':>9} {'frames/s':>9}  notes")
+    for variant, ran_as, batch, warm, fps, notes in rows:
+        print(f"{variant:14} {ran_as:14} {batch:5d} {warm:9.1f} {fps:9.1f}  {notes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

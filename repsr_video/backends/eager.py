@@ -1,0 +1,19 @@
+"""Plain PyTorch execution of a FrameGraph: no warm-up, works on every device and shape."""
+
+from __future__ import annotations
+
+import torch
+
+from .graph import FrameGraph
+
+
+class EagerBackend:
+    name = "eager"
+
+    def __init__(self, graphs: dict[torch.dtype, FrameGraph]) -> None:
+        self.graphs = graphs  # one FrameGraph per wire dtype (uint8, int16)
+        self.note = ""
+
+    def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.inference_mode():
+            return self.graphs[raw.dtype](raw)

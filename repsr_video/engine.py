@@ -1,0 +1,287 @@
+"""The inference engine: batches of RGB frames in, upscaled RGB frames out, on the fastest path here.
+
+    engine = create_engine(preset, EngineSettings(device="auto", backend="auto", batch=0))
+    big = engine.upscale(frames)   # (N,H,W,3) uint8 or uint16 -> (N,sH,sW,3), same dtype
+
+Built once and reused across inputs of any shape; backends compile per shape lazily.
+
+Precision. CUDA: fp16. CPU: bf16 where the CPU has native bf16 instructions (avx512_bf16 / AMX),
+otherwise fp32. In both cases only the net's residual branch runs in low precision; the global
+nearest-neighbour skip, the clamp and the integer conversion run in fp32, which keeps the rounding
+error proportional to the (small) residual instead of the pixel value (see benchmarks/bf16_quality.py
+for the measured effect). A batch whose fp16 residual overflowed (inf/NaN) is recomputed in fp32
+rather than written out as black or NaN pixels; `engine.fp32_retries` counts such frames.
+
+Transfers (CUDA): frames go to the GPU as integers (uint8, or uint16 viewed as int16) through pinned
+host buffers with non-blocking copies; conversion to float and channels_last layout happen on the
+GPU, and results come back as integers the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backends.compiled import CompiledBackend, compiler_problem
+from .backends.eager import EagerBackend
+from .backends.graph import WIRE_DTYPES, FrameGraph, Residual
+from .errors import EngineError
+from .network import SRNet
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+BackendName = Literal["auto", "tensorrt", "compile", "eager"]
+PrecisionName = Literal["fp32", "bf16", "fp16"]
+
+_TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+# Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed up convolutions
+# there and costs memory; CUDA: a few frames per launch keep the GPU busy at 540p-1080p.
+AUTO_BATCH = {"cpu": 1, "cuda": 4}
+
+
+def _check_choice(field: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        raise EngineError(f"{field} {value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where and how to run the network. batch=0 picks a batch size for the device."""
+
+    device: DeviceName = "auto"
+    backend: BackendName = "auto"
+    batch: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("device", self.device, typing.get_args(DeviceName))
+        _check_choice("backend", self.backend, typing.get_args(BackendName))
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
+            raise EngineError(f"batch {self.batch!r} must be a whole number >= 0 (0 = automatic)")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    if name == "cuda":
+        raise EngineError(
+            f"device 'cuda' was requested but torch {torch.__version__} sees no CUDA GPU; use --device cpu"
+        )
+    return torch.device("cpu")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where bf16 convolutions are fast: oneDNN supports bf16 and the CPU has bf16 instructions.
+
+    oneDNN also emulates bf16 on plain AVX-512 CPUs, where it is slower than fp32, hence the flag check.
+    """
+    try:
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False
+    except (AttributeError, RuntimeError):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def default_precision(device: torch.device) -> PrecisionName:
+    if device.type == "cuda":
+        return "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def network_key(net: nn.Module) -> str:
+    """sha256 of the weights, for nets that do not come from a preset (whose file hash is used)."""
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _HostBuffers:
+    """Reused host tensors for one batch shape: pinned on CUDA, so copies can be non-blocking."""
+
+    def __init__(self, in_shape: tuple, out_shape: tuple, dtype: torch.dtype, pinned: bool) -> None:
+        self.key = (in_shape, out_shape, dtype)
+        self.input = torch.zeros(in_shape, dtype=dtype, pin_memory=pinned)
+        self.output = torch.empty(out_shape, dtype=dtype, pin_memory=pinned) if pinned else None
+        self.finite = torch.empty((), dtype=torch.bool, pin_memory=pinned) if pinned else None
+
+
+class Engine:
+    """Upscales batches of frames. Attributes: scale, batch, device, backend, precision, notes."""
+
+    def __init__(self, net: SRNet, device: torch.device, backend: str, batch: int, precision: PrecisionName, key: str) -> None:
+        self.scale = net.scale
+        self.batch = batch
+        self.precision = precision
+        self._device = device
+        self.fp32_retries = 0
+        self._notes: list[str] = []
+        self._buffers: _HostBuffers | None = None
+
+        compute_dtype = _TORCH_DTYPES[precision]
+        self._residual = self._prepare(net, compute_dtype)
+        self._runner = self._make_runner(backend, net, compute_dtype, key)
+        # fp32 twin for batches whose low-precision residual overflowed (fp16: |x| > 65504).
+        self._retry = None
+        if compute_dtype != torch.float32:
+            self._retry = EagerBackend(self._graphs(self._prepare(net, torch.float32), torch.float32))
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _prepare(self, net: SRNet, dtype: torch.dtype) -> Residual:
+        residual = Residual(copy.deepcopy(net)).eval().requires_grad_(False)
+        return residual.to(device=self._device, dtype=dtype, memory_format=torch.channels_last)
+
+    def _graph(self, residual, compute_dtype: torch.dtype, wire_dtype: torch.dtype) -> FrameGraph:
+        full_scale = next(scale for dtype, scale in WIRE_DTYPES.values() if dtype == wire_dtype)
+        return FrameGraph(residual, self.scale, compute_dtype, wire_dtype, full_scale)
+
+    def _graphs(self, residual, compute_dtype: torch.dtype) -> dict[torch.dtype, FrameGraph]:
+        return {wire: self._graph(residual, compute_dtype, wire) for wire, _ in WIRE_DTYPES.values()}
+
+    def _make_runner(self, backend: str, net: SRNet, compute_dtype: torch.dtype, key: str):
+        eager = EagerBackend(self._graphs(self._residual, compute_dtype))
+        if backend == "eager":
+            return eager
+        if backend in ("auto", "tensorrt") and self._device.type == "cuda":
+            from .backends.tensorrt import TensorRTBackend, tensorrt_problem
+
+            problem = tensorrt_problem()
+            if problem is None:
+                return TensorRTBackend(
+                    self._residual, self.scale, self._device, key,
+                    lambda residual, wire: self._graph(residual, compute_dtype, wire),
+                )
+            if backend == "tensorrt":
+                raise EngineError(problem)
+            self._notes.append(f"TensorRT not used: {problem}")
+        elif backend == "tensorrt":
+            raise EngineError("backend 'tensorrt' needs device 'cuda' (TensorRT runs on NVIDIA GPUs only)")
+        problem = compiler_problem(self._device)
+        if problem:
+            self._notes.append(f"running eagerly: {problem}")
+            return eager
+        return CompiledBackend(eager, self._device)
+
+    # --- reporting ----------------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        return self._device.type
+
+    @property
+    def backend(self) -> str:
+        """The backend actually in use ("compile" turns into "eager" if compilation failed)."""
+        runner = self._runner
+        return "eager" if getattr(runner, "failed", False) else runner.name
+
+    @property
+    def notes(self) -> list[str]:
+        """Why the engine runs differently from what was asked (fallbacks), for the CLI to show."""
+        runner_note = getattr(self._runner, "note", "")
+        return self._notes + ([runner_note] if runner_note else [])
+
+    def describe(self) -> str:
+        return f"{self.backend} on {self.device}, {self.precision}, batch {self.batch}"
+
+    # --- inference ----------------------------------------------------------------------------
+
+    def upscale(self, frames: np.ndarray) -> np.ndarray:
+        """(N,H,W,3) uint8 or uint16 RGB -> (N,sH,sW,3) of the same dtype, any N >= 1."""
+        if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+            shape = getattr(frames, "shape", None)
+            raise EngineError(f"engine input must be an (N,H,W,3) RGB array with N >= 1, got shape {shape}")
+        if frames.dtype.name not in WIRE_DTYPES:
+            raise EngineError(f"engine input dtype {frames.dtype} is not one of {', '.join(WIRE_DTYPES)}")
+        if frames.shape[1] < 1 or frames.shape[2] < 1:
+            raise EngineError(f"engine input frames are empty: shape {frames.shape}")
+        parts = [self._upscale_batch(frames[i : i + self.batch]) for i in range(0, frames.shape[0], self.batch)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _upscale_batch(self, frames: np.ndarray) -> np.ndarray:
+        n, h, w, _ = frames.shape
+        wire_dtype, _ = WIRE_DTYPES[frames.dtype.name]
+        numpy_view = np.uint16 if frames.dtype == np.uint16 else np.uint8
+        wire = np.ascontiguousarray(frames).view(np.int16 if frames.dtype == np.uint16 else np.uint8)
+        # The last partial batch is padded to a full one (except for eager CPU runs), so a video
+        # compiles one graph and uses one set of pinned buffers. Padding rows are stale and dropped.
+        padded = n if self._device.type == "cpu" and self._runner.name == "eager" else self.batch
+        s = self.scale
+        buffers = self._buffers_for((padded, h, w, 3), (padded, s * h, s * w, 3), wire_dtype)
+        if self._device.type == "cpu" and padded == n:
+            host_in = torch.from_numpy(wire)
+        else:
+            host_in = buffers.input
+            host_in[:n].copy_(torch.from_numpy(wire))
+        device_in = host_in.to(self._device, non_blocking=True)
+
+        out, finite = self._runner(device_in)
+        if self._device.type == "cuda":
+            buffers.output.copy_(out, non_blocking=True)
+            buffers.finite.copy_(finite, non_blocking=True)
+            torch.cuda.current_stream(self._device).synchronize()
+            all_finite = bool(buffers.finite)
+            out = buffers.output
+        else:
+            all_finite = bool(finite)
+        if not all_finite and self._retry is not None:
+            self.fp32_retries += n
+            out, _ = self._retry(device_in)
+            out = out.cpu()
+        # Copy out of the reused pinned buffer (CUDA) / keep the fresh tensor (CPU).
+        result = out[:n].numpy()
+        result = result.copy() if self._device.type == "cuda" and all_finite else result
+        return result.view(numpy_view)
+
+    def _buffers_for(self, in_shape: tuple, out_shape: tuple, dtype: torch.dtype) -> _HostBuffers:
+        key = (in_shape, out_shape, dtype)
+        if self._buffers is None or self._buffers.key != key:
+            self._buffers = _HostBuffers(in_shape, out_shape, dtype, pinned=self._device.type == "cuda")
+        return self._buffers
+
+
+def _resolve_batch(settings: EngineSettings, device: torch.device) -> int:
+    return settings.batch or AUTO_BATCH[device.type]
+
+
+def create_engine_for_network(
+    net: SRNet, settings: EngineSettings, *, key: str | None = None, precision: PrecisionName | None = None
+) -> Engine:
+    """An engine for a bare deploy net (tests, benchmarks, training evaluation).
+
+    key identifies the weights for on-disk engine caches (default: sha256 of the weights);
+    precision overrides the device default ("fp32", "bf16", "fp16").
+    """
+    if not isinstance(settings, EngineSettings):
+        raise EngineError(f"settings must be EngineSettings, got {type(settings).__name__}")
+    if precision is not None:
+        _check_choice("precision", precision, typing.get_args(PrecisionName))
+    device = resolve_device(settings.device)
+    return Engine(
+        net,
+        device,
+        settings.backend,
+        _resolve_batch(settings, device),
+        precision or default_precision(device),
+        key or network_key(net),
+    )
+
+
+def create_engine(preset, settings: EngineSettings | None = None) -> Engine:
+    """An engine for a preset (repsr_video.preset.Preset); its weights hash keys on-disk caches."""
+    return create_engine_for_network(preset.build_network(), settings or EngineSettings(), key=preset.sha256)
