@@ -196,15 +196,16 @@ class NearestEngine:
         return np.repeat(np.repeat(frames, self.scale, axis=1), self.scale, axis=2)
 
 
-def video_frames(path: Path, fmt: str = "rgb24") -> tuple[list[int], list[np.ndarray], av.video.stream.VideoStream]:
-    """All (pts, rgb array) of the first video stream, plus facts of the stream."""
+def video_frames(path: Path, fmt: str = "rgb24") -> tuple[list[int], list[np.ndarray], Fraction]:
+    """pts and RGB arrays of every frame of the first video stream, and the stream's time base."""
     pts, images = [], []
     with av.open(str(path)) as inp:
         stream = inp.streams.video[0]
         for frame in inp.decode(stream):
             pts.append(frame.pts)
             images.append(frame.to_ndarray(format=fmt))
-    return pts, images, stream
+        time_base = Fraction(stream.time_base)
+    return pts, images, time_base
 
 
 def packets_bytes(path: Path, stream_type: str) -> list[list[bytes]]:

@@ -1,0 +1,130 @@
+"""Output planning (codec, pixel format, options, checks) and the PyAV encoder's colour handling."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from media_factory import NearestEngine, frame_pixels, make_video
+from repsr_video.decoder import VideoDecoder
+from repsr_video.errors import OutputError
+from repsr_video.frames import ColorInfo, VideoInfo
+from repsr_video.output_plan import EncodeSettings, plan_output
+from repsr_video.pipeline import upscale_video
+
+SD = VideoInfo(
+    path="in.mkv", stream_index=0, codec="h264", width=64, height=48, pix_fmt="yuv420p", bit_depth=8,
+    time_base=Fraction(1, 1000), rate=Fraction(25), frame_count=10, rotation=0, color=ColorInfo(6, 1, 2, 2),
+)
+
+
+def plan(tmp_path, name="out.mp4", info=SD, scale=2, **settings):
+    return plan_output(info, scale, tmp_path / name, EncodeSettings(**settings))
+
+
+def test_defaults_follow_the_container(tmp_path):
+    mp4 = plan(tmp_path)
+    assert (mp4.container_format, mp4.codec, mp4.pix_fmt, mp4.options["crf"]) == ("mp4", "libx264", "yuv420p", "18")
+    assert (mp4.width, mp4.height) == (128, 96)
+    webm = plan(tmp_path, "out.webm")
+    assert (webm.container_format, webm.codec) == ("webm", "libvpx-vp9")
+    assert plan(tmp_path, "out.mkv").container_format == "matroska"
+    assert plan(tmp_path, "out.mov").container_format == "mov"
+
+
+def test_ten_bit_and_444_are_kept(tmp_path):
+    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv420p10le", bit_depth=10)).pix_fmt == "yuv420p10le"
+    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv444p10le", bit_depth=10)).pix_fmt == "yuv444p10le"
+    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv444p")).pix_fmt == "yuv444p"
+    assert plan(tmp_path, info=replace(SD, pix_fmt="gbrp")).pix_fmt == "yuv444p"
+
+
+def test_odd_output_size(tmp_path):
+    odd = replace(SD, width=63, height=47)
+    assert plan(tmp_path, info=odd, scale=2).pix_fmt == "yuv420p"  # 126x94 is even
+    p3 = plan(tmp_path, info=odd, scale=3)
+    assert (p3.width, p3.height, p3.pix_fmt) == (189, 141, "yuv444p") and "odd" in p3.notes[0]
+    with pytest.raises(OutputError, match="odd output size 189x141"):
+        plan(tmp_path, info=odd, scale=3, pix_fmt="yuv420p")
+
+
+def test_user_choices(tmp_path):
+    p = plan(tmp_path, "out.mkv", codec="hevc", crf=24, preset="ultrafast", pix_fmt="yuv444p")
+    assert (p.codec, p.pix_fmt, p.options) == ("libx265", "yuv444p", {"crf": "24", "preset": "ultrafast"})
+    assert plan(tmp_path, "out.mkv", codec="ffv1").notes == []  # no crf asked: nothing to ignore
+    assert "--crf is ignored" in plan(tmp_path, "out.mkv", codec="ffv1", crf=10).notes[0]
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"codec": "nope"}, "unknown video encoder 'nope'"),
+        ({"codec": "aac"}, "not a video encoder"),
+        ({"pix_fmt": "nope"}, "unknown pixel format 'nope'"),
+        ({"pix_fmt": "yuv420p16le"}, "cannot encode pixel format"),
+        ({"preset": "nope"}, "rejected"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(tmp_path, settings, message):
+    with pytest.raises(OutputError, match=message) as info:
+        plan(tmp_path, **settings)
+    assert "out.mp4" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_container_and_codec_pairs(tmp_path):
+    with pytest.raises(OutputError, match=r"unsupported output type '\.avi'"):
+        plan(tmp_path, "out.avi")
+    with pytest.raises(OutputError, match="webm container cannot hold h264"):
+        plan(tmp_path, "out.webm", codec="libx264")
+    with pytest.raises(OutputError, match="out of range"):
+        EncodeSettings(crf=99)
+
+
+def test_nvenc_falls_back_to_cpu_encoder_with_a_note(tmp_path):
+    p = plan(tmp_path, codec="h264_nvenc")
+    if p.codec == "h264_nvenc":
+        pytest.skip("NVENC works on this machine")
+    assert p.codec == "libx264" and "h264_nvenc is not available" in p.notes[0]
+
+
+@pytest.mark.parametrize("matrix, pix_fmt", [(1, "yuv444p"), (6, "yuv444p"), (9, "yuv444p10le")])
+def test_colours_survive_the_round_trip(tmp_path, matrix, pix_fmt):
+    """RGB -> YUV uses the tagged matrix, so a player decoding with the tags sees the source colours."""
+    src = make_video(tmp_path / "in.mkv", frames=2, pix_fmt=pix_fmt, color=(matrix, 1, 1, 1), options={"crf": "0", "preset": "ultrafast"})
+    out = tmp_path / "out.mkv"
+    upscale_video(src, out, NearestEngine(2, 2), encode=EncodeSettings(crf=0, preset="ultrafast"))
+    with av.open(str(out)) as inp:
+        ctx = inp.streams.video[0].codec_context
+        assert (ctx.colorspace, ctx.color_range, ctx.pix_fmt) == (matrix, 1, pix_fmt)
+        frame = next(inp.decode(video=0))
+    rgb = frame.to_ndarray(format="rgb24")  # PyAV uses the frame's tags
+    error = np.abs(rgb[::2, ::2].astype(int) - frame_pixels(0, 64, 48).astype(int)).mean()
+    assert error < 1.5
+
+
+def test_copy_refused_when_the_container_cannot_hold_a_stream(tmp_path):
+    src = make_video(tmp_path / "in.mkv", frames=2, attachment=b"font")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(OutputError, match=r"mp4 container cannot hold stream #1 \(attachment"):
+        upscale_video(src, out, NearestEngine(2, 2))
+    assert not out.exists() and list(tmp_path.glob(".out*")) == []
+
+
+def test_encoder_alone_writes_given_timestamps(tmp_path):
+    from repsr_video.encoder import PyAVEncoder
+    from repsr_video.frames import FrameBatch
+
+    src = make_video(tmp_path / "in.mkv", frames=3)
+    out = tmp_path / "out.mkv"
+    with VideoDecoder(src) as decoder:
+        p = plan_output(decoder.info, 2, out, EncodeSettings())
+        encoder = PyAVEncoder(decoder, p, out)
+        pixels = np.zeros((3, 96, 128, 3), np.uint8)
+        encoder.write(FrameBatch(pixels, [0, 7, 30], [1, 1, 1], Fraction(1, 25), 0))
+        encoder.finish()
+    with av.open(str(out)) as inp:
+        assert [f.pts * f.time_base for f in inp.decode(video=0)] == [0, Fraction(7, 25), Fraction(30, 25)]
