@@ -60,11 +60,134 @@ def _presets_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train and eval (the training code is imported only when these run) ----------------------
+
+
+def _train_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--data", nargs="+", required=True, metavar="PATH", help="folders or files of images and/or videos")
+    sub.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
+    sub.add_argument("--name", required=True, help="preset name (letters, digits, . _ -)")
+    sub.add_argument("--size", default="M4C16", help="deploy size M<blocks>C<channels> (default M4C16)")
+    sub.add_argument("--expansion", type=int, default=2, help="width multiplier of the expand-and-squeeze paths (default 2)")
+    sub.add_argument("--norm", choices=("bn", "wn", "none"), default="bn", help="normalization in the paths (default bn)")
+    sub.add_argument("--plain", action="store_true", help="train the plain deploy net directly (no re-parameterization)")
+    sub.add_argument("--iters", type=int, default=20000, help="training iterations (default 20000)")
+    sub.add_argument("--batch-size", type=int, default=16, help="patches per iteration and process (default 16)")
+    sub.add_argument("--patch", type=int, default=None, help="HR patch side in pixels (default 48 x scale)")
+    sub.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate, cosine-decayed (default 5e-4)")
+    sub.add_argument("--freeze-bn-at", type=float, default=None, metavar="FRACTION",
+                     help="switch BN to population statistics after this fraction of the iterations; 1 = never")
+    sub.add_argument("--degrade", choices=("bicubic", "video"), default="bicubic",
+                     help="bicubic: clean downscale; video: plus blur, noise and H.264/HEVC compression")
+    sub.add_argument("--prescale", type=float, default=1.0, metavar="FACTOR",
+                     help="downscale training pictures by FACTOR first (2 for JPEG photos, so JPEG noise is no target)")
+    sub.add_argument("--frames-per-clip", type=int, default=16, help="frames sampled over each video (default 16)")
+    sub.add_argument("--val", nargs="+", default=[], metavar="PATH", help="validation images (default: hold out part of --data)")
+    sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    sub.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    sub.add_argument("--out", default=None, metavar="DIR", help="where the preset, checkpoint and report go (default runs/NAME)")
+    sub.add_argument("--workers", type=int, default=None, help="data worker processes (default 0 for bicubic, 2 for video)")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--val-every", type=int, default=None, metavar="N", help="validate every N iterations (default iters/20)")
+    sub.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="checkpoint every N iterations (default iters/10)")
+    sub.add_argument("--description", default="", help="the preset's one-line description")
+    sub.add_argument("--default", action="store_true", help="mark the preset as the default for its scale")
+    sub.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from train.loop import DEFAULT_FREEZE_BN_AT, TrainSettings, train
+
+    settings = TrainSettings(
+        data=tuple(args.data), scale=args.scale, name=args.name, size=args.size, expansion=args.expansion,
+        norm=args.norm, plain=args.plain, iterations=args.iters, batch_size=args.batch_size, patch=args.patch,
+        lr=args.lr, freeze_bn_at=DEFAULT_FREEZE_BN_AT if args.freeze_bn_at is None else args.freeze_bn_at,
+        degrade=args.degrade, val=tuple(args.val), device=args.device, resume=args.resume, out=args.out,
+        workers=args.workers, seed=args.seed, val_every=args.val_every, checkpoint_every=args.checkpoint_every,
+        default=args.default, prescale=args.prescale, frames_per_clip=args.frames_per_clip,
+        description=args.description,
+    )
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet,
+    )
+    state = {"loss": None, "its": None, "val": "", "bicubic": None, "task": None}
+
+    def on_event(event) -> None:
+        if event.kind == "start":
+            state["task"] = progress.add_task(settings.name, total=settings.iterations, completed=event.iteration, info="")
+            state["bicubic"] = event.bicubic_psnr
+            progress.console.print(f"{event.message}; bicubic PSNR-Y {event.bicubic_psnr:.2f} dB", markup=False)
+        elif event.kind == "step":
+            state["loss"], state["its"] = event.loss, event.its_per_s
+        elif event.kind == "validation":
+            state["val"] = f"val {event.psnr:.2f} dB ({event.psnr - state['bicubic']:+.2f})"
+            progress.console.print(f"iteration {event.iteration}: validation PSNR-Y {event.psnr:.2f} dB, "
+                                   f"{event.psnr - state['bicubic']:+.2f} dB over bicubic", markup=False)
+        elif event.kind in ("bn_frozen", "checkpoint", "loading", "finishing"):
+            if event.kind != "checkpoint" or "interrupted" in event.message:
+                progress.console.print(event.message, markup=False)
+        its = f"{state['its']:.2f} it/s" if state["its"] else ""
+        loss = f"loss {state['loss']:.4f}" if state["loss"] is not None else ""
+        if state["task"] is not None:
+            progress.update(state["task"], completed=event.iteration, info=" ".join(x for x in (loss, its, state["val"]) if x))
+
+    with progress:
+        result = train(settings, on_event)
+    if result is None:  # a non-zero rank under torchrun
+        return 0
+    e = result.evaluation
+    console.print(
+        f"preset {result.preset_path}: mean PSNR-Y gain {e.mean_gain:+.2f} dB over bicubic (worst {e.worst_gain:+.2f}), "
+        f"SSIM-Y {e.mean_ssim:.4f}; merge error {result.merge_error:.2g}; {result.its_per_s:.2f} it/s; "
+        f"report {result.report_path}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def _eval_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--preset", required=True, metavar="NAME|PATH", help="installed preset name or path of a .toml")
+    sub.add_argument("images", nargs="+", metavar="IMAGES_OR_DIRS", help="high-resolution images or folders of them")
+    sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sub.add_argument("--compare", default=None, metavar="OUT.png",
+                     help="write a side-by-side crop (bicubic | preset | original) of the first image")
+
+
+def _eval_command(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from train.evaluate import evaluate_preset, write_compare
+
+    evaluation, net, pictures = evaluate_preset(args.preset, args.images)
+    if args.compare:
+        write_compare(net, pictures[0], evaluation.scale, args.compare)
+    if args.json:
+        print(json.dumps(evaluation.as_dict() | {"preset": args.preset}, indent=2))
+        return 0
+    table = Table(title=f"{args.preset} vs bicubic, x{evaluation.scale} (PSNR/SSIM on Y, BT.601)")
+    for column in ("image", "bicubic PSNR", "bicubic SSIM", "preset PSNR", "preset SSIM", "gain"):
+        table.add_column(column, justify="left" if column == "image" else "right")
+    for s in evaluation.scores:
+        table.add_row(Path(s.name).name, f"{s.bicubic_psnr:.2f}", f"{s.bicubic_ssim:.4f}", f"{s.psnr:.2f}",
+                      f"{s.ssim:.4f}", f"{s.gain:+.2f} dB")
+    table.add_row("mean", f"{evaluation.mean_bicubic_psnr:.2f}", f"{evaluation.mean_bicubic_ssim:.4f}",
+                  f"{evaluation.mean_psnr:.2f}", f"{evaluation.mean_ssim:.4f}",
+                  f"{evaluation.mean_gain:+.2f} dB (worst {evaluation.worst_gain:+.2f})", style="bold")
+    Console().print(table)
+    if args.compare:
+        console.print(f"comparison written to {args.compare}", markup=False)
+    return 0
+
+
 # --- subcommand registry ---------------------------------------------------------------------
 # Each entry: (help, add_arguments, run). The upscale command is the default when argv[0] is not one.
 
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "presets": ("list the installed presets", _presets_parser, _presets_command),
+    "train": ("train a RepSR preset on your images or clips", _train_parser, _train_command),
+    "eval": ("score a preset against bicubic on high-resolution images", _eval_parser, _eval_command),
 }
 
 
@@ -91,12 +214,131 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argume
 
 
 def _add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", nargs="?", help="video, image or folder to upscale")
-    parser.add_argument("output", nargs="?", help="output file or folder")
+    parser.add_argument("input", nargs="?", help="video, image (png jpg tif webp bmp) or folder to upscale")
+    parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
+    model = parser.add_argument_group("model")
+    model.add_argument("--scale", type=int, choices=(2, 3, 4), help="use the default preset of this scale (default 2)")
+    model.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml (overrides --scale)")
+    model.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    model.add_argument("--backend", choices=("auto", "tensorrt", "compile", "eager"), default="auto")
+    model.add_argument("--batch", type=int, default=0, metavar="N", help="frames per batch (0 = automatic)")
+    enc = parser.add_argument_group("encoding (FFmpeg names)")
+    enc.add_argument("--codec", metavar="NAME", help="video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, h264_nvenc, ...")
+    enc.add_argument("--crf", type=int, metavar="N", help="constant quality (default 18 for libx264)")
+    enc.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium, slow")
+    enc.add_argument("--pix-fmt", metavar="FMT", help="output pixel format (default: the input's layout and bit depth)")
+    enc.add_argument("--encoder", choices=("pyav", "ffmpeg"), default="pyav", help="encode in-process (pyav) or in an ffmpeg process")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+class _UpscaleProgress:
+    """Rich progress for the upscale command: one bar for the current file, one for a folder's files."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet,
+        )
+        self.file_task = None
+        self.folder_task = None
+
+    def __enter__(self) -> _UpscaleProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def start_folder(self, total: int) -> None:
+        self.folder_task = self.progress.add_task("files", total=total, fps="")
+
+    def on_file_start(self, number: int, total: int, path) -> None:
+        if self.folder_task is None:
+            self.start_folder(total)
+        self.progress.update(self.folder_task, completed=number - 1)
+
+    def on_file_done(self, result) -> None:
+        if self.folder_task is not None:
+            self.progress.advance(self.folder_task)
+        if self.file_task is not None:
+            self.progress.remove_task(self.file_task)
+            self.file_task = None
+
+    def on_frames(self, event) -> None:
+        if self.file_task is None:
+            self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="")
+        fps = f"{event.frames_done / event.seconds:.1f} fps" if event.seconds > 0 else ""
+        total = max(event.frames_total or 0, event.frames_done) or None
+        self.progress.update(self.file_task, completed=event.frames_done, total=total, fps=fps)
+
+    def print(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _upscale_command(args: argparse.Namespace) -> int:
-    raise RepsrError("upscaling is not available in this build")
+    from pathlib import Path
+
+    from repsr_video.errors import InputError, PresetError
+    from repsr_video.images import is_image, upscale_image
+    from repsr_video.output_plan import EncodeSettings, container_format
+    from repsr_video.pipeline import check_output_path
+    from repsr_video.preset import default_preset, load_preset
+
+    source, target = Path(args.input), Path(args.output)
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    is_folder = source.is_dir()
+    if not is_folder:  # fail on a bad output path before the (slower) engine is built
+        if not is_image(source):
+            container_format(target)
+        check_output_path(source, target, args.overwrite)
+    preset = load_preset(args.preset) if args.preset else default_preset(args.scale or 2)
+    if args.preset and args.scale and args.scale != preset.scale:
+        raise PresetError(f"preset {preset.name} upscales x{preset.scale}, but --scale {args.scale} was given; drop one")
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.encoder_preset, pix_fmt=args.pix_fmt, encoder=args.encoder)
+
+    from repsr_video.engine import EngineSettings, create_engine
+
+    engine = create_engine(preset, EngineSettings(device=args.device, backend=args.backend, batch=args.batch))
+    with _UpscaleProgress(args.quiet) as view:
+        view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, backend {engine.backend}, batch {engine.batch}")
+        if is_folder:
+            from repsr_video.folder import upscale_folder
+
+            results = upscale_folder(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames,
+                                     on_file_start=view.on_file_start, on_file_done=view.on_file_done)
+        elif is_image(source):
+            results = [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
+        else:
+            from repsr_video.pipeline import upscale_video
+
+            results = [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames)]
+        for result in results:
+            for warning in result.warnings:
+                view.print(f"warning: {warning}")
+    if is_folder:
+        _print_folder_table(results)
+        return 1 if any(r.status == "failed" for r in results) else 0
+    r = results[0]
+    console.print(f"{r.output}: {r.frames} frame(s) in {r.seconds:.1f} s ({r.fps:.1f} fps)", markup=False, highlight=False)
+    return 0
+
+
+def _print_folder_table(results) -> None:
+    table = Table(title="upscaled")
+    for column in ("file", "frames", "fps", "result"):
+        table.add_column(column)
+    style = {"done": "green", "skipped": "yellow", "failed": "red"}
+    for r in results:
+        outcome = r.status if r.status == "done" and not r.warnings else f"{r.status}: {r.error or '; '.join(r.warnings)}"
+        table.add_row(str(r.input), str(r.frames) if r.frames else "-", f"{r.fps:.1f}" if r.frames else "-",
+                      f"[{style[r.status]}]{outcome}", )
+    Console().print(table)
+    failed = sum(r.status == "failed" for r in results)
+    console.print(f"{len(results) - failed} of {len(results)} file(s) ok, {failed} failed", markup=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,380 @@
+"""Training data: images and video frames decoded once into memory, then random HR/LR patch batches.
+
+The low-resolution image is PIL's antialiased bicubic downscale (the MATLAB-imresize convention SR
+papers report against), computed once per whole image. Flips and 90-degree rotations commute with
+that downscale, so a batch is only slicing plus the augmentation, cheap enough for worker processes.
+
+Batch `i` is a pure function of (seed, i): a resumed run, or any number of DataLoader workers or
+DDP ranks, sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+
+from repsr_video.errors import InputError
+
+Degrade = Literal["bicubic", "video"]
+DEGRADES: tuple[Degrade, ...] = ("bicubic", "video")
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".ogv", ".flv", ".wmv", ".y4m"}
+)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One high-resolution ground-truth image (a photo, or one frame of a clip) and its LR version."""
+
+    name: str  # source file, plus "#frame" for video frames
+    source: str  # the file it came from (frames of one clip share it)
+    hr: np.ndarray  # (H, W, 3) uint8, H and W multiples of the scale
+    lr: np.ndarray  # (H/s, W/s, 3) uint8
+
+
+@dataclass
+class DataSummary:
+    """What a run was trained on, for the preset's [data] table and the report."""
+
+    sources: list[str] = field(default_factory=list)
+    images: int = 0
+    clips: int = 0
+    frames: int = 0
+    skipped: list[str] = field(default_factory=list)  # unreadable or too small, with the reason
+    prescale: float = 1.0
+    train_pictures: int = 0
+    train_megapixels: float = 0.0
+    validation: list[str] = field(default_factory=list)
+
+    def as_table(self) -> dict[str, object]:
+        return {
+            "images": self.images,
+            "clips": self.clips,
+            "video_frames": self.frames,
+            "prescale": self.prescale,
+            "train_pictures": self.train_pictures,
+            "train_megapixels": round(self.train_megapixels, 2),
+            "sources": [str(s) for s in self.sources][:200],
+            "skipped": len(self.skipped),
+            "validation": self.validation[:50],
+        }
+
+
+# --- finding and decoding media -------------------------------------------------------------
+
+
+def media_kind(path: Path) -> Literal["image", "video"] | None:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return None
+
+
+def find_media(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand folders (recursively, sorted) into image and video files; files given are taken as is."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and media_kind(p) is not None)
+            if not inside:
+                raise InputError(f"{path}: folder holds no image or video file")
+            found.extend(inside)
+        elif path.is_file():
+            if media_kind(path) is None:
+                raise InputError(f"{path}: not an image or video file repsr-video trains on (unknown suffix {path.suffix or 'none'})")
+            found.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    return found
+
+
+def read_image(path: Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3); raises InputError naming the file if it cannot be decoded."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGBA") if "A" in image.getbands() or image.mode == "P" else image
+                if image.mode == "RGBA":
+                    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                    image = Image.alpha_composite(background, image)
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise InputError(f"{path}: cannot read image ({error})") from None
+
+
+def sample_video_frames(path: Path, count: int) -> list[np.ndarray]:
+    """`count` RGB uint8 frames spread evenly over the clip (fewer if it is shorter), via the project's decoder."""
+    from repsr_video.decoder import VideoDecoder
+
+    with VideoDecoder(path, copy_streams=False) as decoder:
+        total = decoder.info.frame_count
+        if not total:
+            total = _count_video_packets(path)
+        wanted = set(np.linspace(0, max(0, total - 1), min(count, total)).round().astype(int).tolist())
+        frames: list[np.ndarray] = []
+        last = None
+        for batch in decoder.batches(8):
+            pixels = getattr(batch, "pixels", None)
+            if pixels is None:
+                continue
+            for offset, rgb in enumerate(pixels):
+                if batch.first_index + offset in wanted:
+                    frames.append(_to_uint8(rgb))
+                last = rgb
+        if len(frames) < min(count, total) and last is not None and not any(f is last for f in frames):
+            frames.append(_to_uint8(last))  # the container over-stated its length: keep the true last frame
+    if not frames:
+        raise InputError(f"{path}: no frame could be decoded")
+    return frames
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype == np.uint16:  # >8-bit sources come as full-range 16-bit
+        return ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def _count_video_packets(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for p in container.demux(stream) if p.size > 0)
+
+
+def downscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Antialiased bicubic downscale by `factor` (PIL resize, the MATLAB imresize convention)."""
+    h, w = image.shape[:2]
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
+    h, w = lr.shape[:2]
+    return np.asarray(Image.fromarray(lr).resize((w * scale, h * scale), Image.BICUBIC))
+
+
+def make_picture(name: str, source: str, rgb: np.ndarray, scale: int) -> Picture:
+    """Crop to a multiple of the scale and pair the HR image with its bicubic LR downscale."""
+    h, w = (rgb.shape[0] // scale) * scale, (rgb.shape[1] // scale) * scale
+    hr = np.ascontiguousarray(rgb[:h, :w])
+    return Picture(name=name, source=source, hr=hr, lr=downscale(hr, scale))
+
+
+def load_pictures(
+    paths: Sequence[Path | str],
+    *,
+    scale: int,
+    min_size: int,
+    frames_per_clip: int = 16,
+    prescale: float = 1.0,
+    summary: DataSummary | None = None,
+) -> list[Picture]:
+    """Decode every usable image and sampled video frame under `paths` into memory.
+
+    `prescale` > 1 downscales each picture first (bicubic, antialiased) so that JPEG noise of
+    large photos does not become a target. Files that cannot be read or are smaller than `min_size`
+    after prescaling are skipped and listed in the summary; a path that yields nothing is an error.
+    """
+    summary = summary if summary is not None else DataSummary()
+    summary.prescale = prescale
+    pictures: list[Picture] = []
+    for raw in paths:
+        files = find_media([raw])
+        before = len(pictures)
+        for path in files:
+            kind = media_kind(path)
+            try:
+                if kind == "image":
+                    rgbs = [read_image(path)]
+                else:
+                    rgbs = sample_video_frames(path, frames_per_clip)
+            except InputError as error:
+                if len(files) == 1 and Path(raw).is_file():
+                    raise
+                summary.skipped.append(str(error))
+                continue
+            usable = 0
+            for index, rgb in enumerate(rgbs):
+                if prescale > 1.0:
+                    rgb = downscale(rgb, prescale)
+                if min(rgb.shape[:2]) < min_size:
+                    continue
+                name = str(path) if kind == "image" else f"{path}#{index}"
+                pictures.append(make_picture(name, str(path), rgb, scale))
+                usable += 1
+            if usable == 0:
+                summary.skipped.append(f"{path}: smaller than {min_size} pixels")
+                continue
+            summary.sources.append(str(path))
+            if kind == "image":
+                summary.images += 1
+            else:
+                summary.clips += 1
+                summary.frames += usable
+        if len(pictures) == before:
+            what = "folder" if Path(raw).is_dir() else "file"
+            raise InputError(f"{raw}: {what} holds no usable image or clip (need at least {min_size}x{min_size} pixels"
+                             + (f" after downscaling by {prescale:g})" if prescale > 1 else ")"))
+    return pictures
+
+
+def split_validation(
+    pictures: list[Picture], *, fraction: float = 0.1, limit: int = 8, min_size: int = 48
+) -> tuple[list[Picture], list[Picture]]:
+    """Hold out whole sources (all frames of a clip together), chosen by a stable hash of the name.
+
+    With a single source there is nothing to hold out whole, so its bottom fifth becomes the
+    validation part and the rest stays for training.
+    """
+    sources = sorted({p.source for p in pictures}, key=lambda s: hashlib.sha1(s.encode()).hexdigest())
+    if len(sources) >= 2:
+        count = min(limit, max(1, round(fraction * len(sources))))
+        held = set(sources[:count])
+        return [p for p in pictures if p.source not in held], [p for p in pictures if p.source in held]
+    train, val = [], []
+    for p in pictures:
+        h = p.hr.shape[0]
+        cut = h - max(min_size, h // 5)
+        if cut < min_size:
+            train.append(p)
+            val.append(p)  # too small to split: validate on what it trains on, better than nothing
+            continue
+        s = p.hr.shape[0] // p.lr.shape[0]
+        cut -= cut % s
+        train.append(make_picture(p.name, p.source, p.hr[:cut], s))
+        val.append(make_picture(p.name + " (bottom)", p.source, p.hr[cut:], s))
+    return train, val
+
+
+def centre_crop(picture: Picture, size: int, scale: int) -> Picture:
+    """Bound validation cost: the central `size` x `size` HR crop (multiple of the scale)."""
+    h, w = picture.hr.shape[:2]
+    size -= size % scale
+    if h <= size and w <= size:
+        return picture
+    ch, cw = min(h, size), min(w, size)
+    top, left = ((h - ch) // 2) // scale * scale, ((w - cw) // 2) // scale * scale
+    return make_picture(picture.name, picture.source, picture.hr[top : top + ch, left : left + cw], scale)
+
+
+# --- the patch batches ----------------------------------------------------------------------
+
+
+def augment(lr: np.ndarray, hr: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
+    """One of the 8 flips/rotations (the dihedral group), the same on both."""
+    if code & 1:
+        lr, hr = lr[:, ::-1], hr[:, ::-1]
+    if code & 2:
+        lr, hr = lr[::-1], hr[::-1]
+    if code & 4:
+        lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
+    return lr, hr
+
+
+class PatchBatches(torch.utils.data.Dataset):
+    """Index i -> batch i: (LR uint8 (N,3,p/s,p/s), HR uint8 (N,3,p,p)), a function of (seed, i) only.
+
+    Pictures are drawn in proportion to their area, so a large photo gives more patches than a
+    small frame, and every pixel is about equally likely to be seen.
+    """
+
+    def __init__(
+        self,
+        pictures: Sequence[Picture],
+        *,
+        scale: int,
+        patch: int,
+        batch_size: int,
+        seed: int,
+        length: int,
+        degrade: Degrade = "bicubic",
+    ) -> None:
+        if patch % scale:
+            raise ValueError(f"patch {patch} must be a multiple of the scale {scale}")
+        self.pictures = [p for p in pictures if min(p.hr.shape[:2]) >= patch]
+        if not self.pictures:
+            raise InputError(f"no training picture is at least {patch}x{patch} pixels; use a smaller --patch")
+        areas = np.array([p.hr.shape[0] * p.hr.shape[1] for p in self.pictures], dtype=np.float64)
+        self.weights = areas / areas.sum()
+        self.scale, self.patch, self.batch_size = scale, patch, batch_size
+        self.seed, self.length, self.degrade = seed, length, degrade
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, int(index)])
+        s, lp = self.scale, self.patch // self.scale
+        picks = rng.choice(len(self.pictures), size=self.batch_size, p=self.weights)
+        lrs, hrs = [], []
+        for pick in picks:
+            picture = self.pictures[pick]
+            lh, lw = picture.lr.shape[:2]
+            y, x = int(rng.integers(0, lh - lp + 1)), int(rng.integers(0, lw - lp + 1))
+            lr = picture.lr[y : y + lp, x : x + lp]
+            hr = picture.hr[y * s : (y + lp) * s, x * s : (x + lp) * s]
+            lr, hr = augment(lr, hr, int(rng.integers(0, 8)))
+            lrs.append(np.ascontiguousarray(lr))
+            hrs.append(np.ascontiguousarray(hr))
+        if self.degrade == "video":
+            from .degrade import degrade_video_batch
+
+            lrs = degrade_video_batch(lrs, rng)
+        lr_batch = torch.from_numpy(np.stack(lrs)).permute(0, 3, 1, 2).contiguous()
+        hr_batch = torch.from_numpy(np.stack(hrs)).permute(0, 3, 1, 2).contiguous()
+        return lr_batch, hr_batch
+
+
+class BatchIndices(torch.utils.data.Sampler[int]):
+    """Batch indices for one rank from a start iteration: global batch = iteration * world + rank."""
+
+    def __init__(self, start: int, stop: int, rank: int = 0, world: int = 1) -> None:
+        self.start, self.stop, self.rank, self.world = start, stop, rank, world
+
+    def __iter__(self):
+        return (it * self.world + self.rank for it in range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def batch_loader(
+    dataset: PatchBatches, *, start: int, stop: int, rank: int = 0, world: int = 1, workers: int = 0
+) -> torch.utils.data.DataLoader:
+    """Batches for iterations [start, stop) of one rank, prepared by `workers` processes."""
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        sampler=BatchIndices(start, stop, rank, world),
+        num_workers=workers,
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+        worker_init_fn=_worker_init if workers else None,
+    )
+
+
+def _worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # workers only slice arrays (and encode for --degrade video)
+
+
+def to_float(batch: torch.Tensor) -> torch.Tensor:
+    return batch.float().div_(255.0)
+
+
+def pictures_megapixels(pictures: Iterable[Picture]) -> float:
+    return sum(p.hr.shape[0] * p.hr.shape[1] for p in pictures) / 1e6
+
