@@ -60,7 +60,7 @@ def read_image(path: str | Path) -> Picture:
             rgba = im.convert("RGBA" if has_alpha else "RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise InputError(f"{path}: not an image Pillow can read ({error})") from error
-    pixels = np.asarray(rgba)
+    pixels = np.array(rgba)  # writable: the engine may hand it to torch
     alpha = pixels[..., 3].copy() if has_alpha else None
     return Picture(np.ascontiguousarray(pixels[..., :3]), alpha, grey, info.get("exif"), info.get("icc_profile"))
 

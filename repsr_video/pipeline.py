@@ -239,6 +239,8 @@ def _run_stages(decoder: VideoDecoder, engine: Engine, encoder, progress: Progre
             encoder.write(item)
             if progress and isinstance(item, FrameBatch):
                 progress(ProgressEvent(decoder.path, encoder.frames, total, time.perf_counter() - start))
+        if progress and total != encoder.frames:  # the container's count was an estimate: end on the real one
+            progress(ProgressEvent(decoder.path, encoder.frames, encoder.frames, time.perf_counter() - start))
     finally:
         stop.set()
         for thread in threads:
