@@ -304,7 +304,8 @@ def _upscale_command(args: argparse.Namespace) -> int:
 
     engine = create_engine(preset, EngineSettings(device=args.device, backend=args.backend, batch=args.batch))
     with _UpscaleProgress(args.quiet) as view:
-        view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, backend {engine.backend}, batch {engine.batch}")
+        if not args.quiet:
+            view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, backend {engine.backend}, batch {engine.batch}")
         if is_folder:
             from repsr_video.folder import upscale_folder
 
@@ -320,21 +321,21 @@ def _upscale_command(args: argparse.Namespace) -> int:
             for warning in result.warnings:
                 view.print(f"warning: {warning}")
     if is_folder:
-        _print_folder_table(results)
+        _print_folder_table(results, source)
         return 1 if any(r.status == "failed" for r in results) else 0
     r = results[0]
     console.print(f"{r.output}: {r.frames} frame(s) in {r.seconds:.1f} s ({r.fps:.1f} fps)", markup=False, highlight=False)
     return 0
 
 
-def _print_folder_table(results) -> None:
+def _print_folder_table(results, folder) -> None:
     table = Table(title="upscaled")
     for column in ("file", "frames", "fps", "result"):
         table.add_column(column)
     style = {"done": "green", "skipped": "yellow", "failed": "red"}
     for r in results:
         outcome = r.status if r.status == "done" and not r.warnings else f"{r.status}: {r.error or '; '.join(r.warnings)}"
-        table.add_row(str(r.input), str(r.frames) if r.frames else "-", f"{r.fps:.1f}" if r.frames else "-",
+        table.add_row(str(r.input.relative_to(folder)), str(r.frames) if r.frames else "-", f"{r.fps:.1f}" if r.frames else "-",
                       f"[{style[r.status]}]{outcome}", )
     Console().print(table)
     failed = sum(r.status == "failed" for r in results)
