@@ -181,6 +181,80 @@ def _eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- bench -------------------------------------------------------------------------------------
+
+
+def _bench_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("clip", help="video clip to measure on (looped when shorter than --frames)")
+    model = sub.add_mutually_exclusive_group()
+    model.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml")
+    model.add_argument("--size", metavar="MxCy", help="random weights of this size, e.g. M4C16 (speed only)")
+    sub.add_argument("--scale", type=int, choices=(2, 3, 4), help="default preset of this scale, or the scale for --size (default 2)")
+    sub.add_argument("--frames", type=int, default=200, help="frames per stage (default 200)")
+    sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    sub.add_argument("--backend", choices=("auto", "tensorrt", "compile", "eager"), default="auto")
+    sub.add_argument("--batch", type=int, default=0, help="frames per inference batch (default: automatic)")
+    sub.add_argument("--codec", metavar="NAME", help="video encoder (default libx264)")
+    sub.add_argument("--crf", type=int, metavar="N")
+    sub.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium")
+    sub.add_argument("--encoder", choices=("pyav", "ffmpeg"), default="pyav")
+    sub.add_argument("--memory-check", action="store_true",
+                     help="instead: run the whole pipeline over 100 and 1000 frames and compare peak memory")
+    sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _bench_command(args: argparse.Namespace) -> int:
+    import json
+
+    from repsr_video.bench import GOAL, memory_check, run_bench
+    from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
+    from repsr_video.output_plan import EncodeSettings
+
+    settings = EngineSettings(device=args.device, backend=args.backend, batch=args.batch)
+    if args.size:
+        from repsr_video.network import SRNet, parse_size
+
+        engine, model = create_engine_for_network(SRNet(args.scale or 2, *parse_size(args.size)).eval(), settings), f"random {args.size} x{args.scale or 2}"
+    else:
+        from repsr_video.preset import default_preset, load_preset
+
+        preset = load_preset(args.preset) if args.preset else default_preset(args.scale or 2)
+        engine, model = create_engine(preset, settings), f"{preset.name} ({preset.size} x{preset.scale})"
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.encoder_preset, encoder=args.encoder)
+    say = (lambda stage: None) if args.json else (lambda stage: console.print(f"bench: {stage}...", markup=False))
+    if args.memory_check:
+        rows = memory_check(args.clip, engine, encode=encode, on_stage=say)
+        if args.json:
+            print(json.dumps([{**r.__dict__, "fps": round(r.fps, 2)} for r in rows], indent=2))
+            return 0
+        table = Table(title=f"peak memory vs video length: {model}, {engine.describe()}")
+        for column in ("frames", "seconds", "fps", "RSS before MB", "peak RSS MB", "CUDA peak MB"):
+            table.add_column(column, justify="right")
+        for r in rows:
+            cuda = "-" if r.cuda_peak_mb is None else f"{r.cuda_peak_mb:.0f}"
+            table.add_row(str(r.frames), f"{r.seconds:.1f}", f"{r.fps:.1f}", f"{r.rss_before_mb:.0f}", f"{r.peak_rss_mb:.0f}", cuda)
+        Console().print(table)
+        return 0
+    report = run_bench(args.clip, engine, frames=args.frames, encode=encode, on_stage=say)
+    if args.json:
+        print(json.dumps(report.as_dict() | {"model": model}, indent=2))
+        return 0
+    table = Table(title=f"{report.clip}: {report.frames} frames {report.input_size} -> {report.output_size}",
+                  caption=f"{model}; engine {report.engine} (warm-up {report.warmup_seconds:.1f} s); encoder {report.encoder}")
+    for column in ("stage", "frames/s", "seconds", "peak RSS MB", "CUDA peak MB"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for s in report.stages:
+        cuda = "-" if s.cuda_peak_mb is None else f"{s.cuda_peak_mb:.0f}"
+        table.add_row(s.stage, f"{s.fps:.1f}", f"{s.seconds:.2f}", f"{s.peak_rss_mb:.0f}", cuda)
+    Console().print(table)
+    verdict = "meets" if report.ratio >= GOAL else "misses"
+    Console().print(f"end-to-end = {report.ratio:.0%} of the slowest stage alone ({report.slowest.stage}); "
+                    f"{verdict} the {GOAL:.0%} goal", highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    return 0
+
+
 # --- subcommand registry ---------------------------------------------------------------------
 # Each entry: (help, add_arguments, run). The upscale command is the default when argv[0] is not one.
 
@@ -188,6 +262,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Cal
     "presets": ("list the installed presets", _presets_parser, _presets_command),
     "train": ("train a RepSR preset on your images or clips", _train_parser, _train_command),
     "eval": ("score a preset against bicubic on high-resolution images", _eval_parser, _eval_command),
+    "bench": ("measure decode, infer, encode and end-to-end speed on a clip", _bench_parser, _bench_command),
 }
 
 

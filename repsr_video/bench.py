@@ -1,0 +1,374 @@
+"""`repsr-video bench`: decode-only, infer-only, encode-only and end-to-end frames/s on one clip.
+
+Each stage runs alone over the same number of frames, then the whole pipeline runs over them; the
+pipeline's goal is to reach 90 % of the slowest stage alone. Peak memory is sampled per stage
+(resident set size; CUDA max allocated on GPU runs). `memory_check` runs the pipeline over clips of
+different lengths to show that memory does not grow with the length of the video.
+
+The clip is first remuxed (video stream only, no re-encoding) into a work clip of exactly the
+requested number of frames, looping it when it is shorter. Packets are cut in decode order, where
+every reference precedes the frames that use it, so each kept packet decodes.
+The library never prints; the CLI renders the returned dataclasses.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+
+from .errors import InputError
+from .frames import FrameBatch
+from .output_plan import EncodeSettings, plan_output
+
+GOAL = 0.9  # end-to-end fps / slowest stage alone
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    frames: int
+    seconds: float
+    peak_rss_mb: float
+    cuda_peak_mb: float | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"fps": round(self.fps, 2)}
+
+
+@dataclass
+class BenchReport:
+    clip: str
+    frames: int
+    input_size: str
+    output_size: str
+    engine: str
+    encoder: str
+    warmup_seconds: float
+    stages: list[StageResult]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def slowest(self) -> StageResult:
+        return min((s for s in self.stages if s.stage != "end-to-end"), key=lambda s: s.fps)
+
+    @property
+    def end_to_end(self) -> StageResult:
+        return next(s for s in self.stages if s.stage == "end-to-end")
+
+    @property
+    def ratio(self) -> float:
+        """End-to-end fps over the slowest stage alone (the goal is >= GOAL)."""
+        return self.end_to_end.fps / self.slowest.fps if self.slowest.fps else 0.0
+
+    def as_dict(self) -> dict:
+        data = {k: v for k, v in asdict(self).items() if k != "stages"}
+        return data | {
+            "stages": [s.as_dict() for s in self.stages],
+            "slowest_stage": self.slowest.stage,
+            "end_to_end_over_slowest": round(self.ratio, 3),
+            "goal": GOAL,
+        }
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    frames: int
+    seconds: float
+    rss_before_mb: float
+    peak_rss_mb: float
+    cuda_peak_mb: float | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+# --- memory sampling -----------------------------------------------------------------------------
+
+
+def current_rss_mb() -> float:
+    """Resident set size now (Linux /proc), or the process peak where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class _PeakSampler:
+    """Samples RSS every few milliseconds in a thread; `peak` is the highest seen."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.peak = current_rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="repsr-bench-rss", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, current_rss_mb())
+
+    def __enter__(self) -> _PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_mb())
+
+
+def _cuda_reset(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _cuda_peak(device: str) -> float | None:
+    if device != "cuda":
+        return None
+    import torch
+
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+@contextmanager
+def _measure(stage: str, frames_box: list[int], device: str, results: list[StageResult]) -> Iterator[None]:
+    _cuda_reset(device)
+    with _PeakSampler() as sampler:
+        start = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - start
+    results.append(StageResult(stage, frames_box[0], seconds, sampler.peak, _cuda_peak(device)))
+
+
+# --- the work clip -------------------------------------------------------------------------------
+
+
+def make_work_clip(source: str | Path, frames: int, destination: str | Path) -> int:
+    """Remux the first video stream of `source` into `destination` with exactly `frames` packets,
+    looping the clip (timestamps shifted) when it is shorter. Returns the number of packets written."""
+    source, destination = Path(source), Path(destination)
+    if frames < 1:
+        raise InputError(f"{source}: the benchmark needs at least 1 frame, got {frames}")
+    written = 0
+    offset = 0
+    with av.open(str(destination), "w") as out:
+        out_stream = None
+        while written < frames:
+            try:
+                container = av.open(str(source))
+            except av.error.FFmpegError as error:
+                raise InputError(f"{source}: cannot be opened as a video ({error})") from error
+            with container:
+                if not container.streams.video:
+                    raise InputError(f"{source}: has no video stream")
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate
+                # Packets in MP4 often carry no duration; one frame interval keeps loops from overlapping.
+                frame_ticks = max(1, round(1 / (rate * stream.time_base))) if rate and stream.time_base else 1
+                if out_stream is None:
+                    out_stream = out.add_stream_from_template(stream)
+                end = offset
+                before = written
+                for packet in container.demux(stream):
+                    if packet.size == 0 or packet.pts is None:
+                        continue
+                    packet.pts += offset
+                    if packet.dts is not None:
+                        packet.dts += offset
+                    end = max(end, packet.pts + max(packet.duration or 0, frame_ticks))
+                    packet.stream = out_stream
+                    out.mux(packet)
+                    written += 1
+                    if written == frames:
+                        break
+                if written == before:
+                    raise InputError(f"{source}: contains no video packets")
+                offset = end
+    return written
+
+
+# --- the stages ----------------------------------------------------------------------------------
+
+
+def _decode_only(clip: Path, batch: int, keep: int) -> tuple[int, list[FrameBatch]]:
+    """Decode every frame to RGB; keep the first `keep` frames' batches for the other stages."""
+    from .decoder import VideoDecoder
+
+    kept: list[FrameBatch] = []
+    count = 0
+    with VideoDecoder(clip, copy_streams=False) as decoder:
+        for item in decoder.batches(batch):
+            if isinstance(item, FrameBatch):
+                count += len(item)
+                if sum(len(b) for b in kept) < keep:
+                    kept.append(FrameBatch(item.pixels.copy(), item.pts, item.durations, item.time_base, item.first_index))
+    return count, kept
+
+
+def _cycle(batches: list[FrameBatch], frames: int) -> Iterator[FrameBatch]:
+    """`frames` frames in batches, reusing the sample batches, with fresh increasing timestamps."""
+    done = 0
+    step = max(1, batches[0].durations[0] or 1)
+    while done < frames:
+        for sample in batches:
+            n = min(len(sample), frames - done)
+            if n <= 0:
+                return
+            pts = [(done + i) * step for i in range(n)]
+            yield FrameBatch(sample.pixels[:n], pts, [step] * n, sample.time_base, done)
+            done += n
+
+
+def _encode_only(clip: Path, upscaled: list[FrameBatch], frames: int, scale: int, encode: EncodeSettings, out: Path) -> None:
+    from .decoder import VideoDecoder
+
+    with VideoDecoder(clip, copy_streams=False) as decoder:
+        plan = plan_output(decoder.info, scale, out, encode)
+        if encode.encoder == "ffmpeg":
+            from .ffmpeg_encoder import FFmpegEncoder
+
+            encoder = FFmpegEncoder(decoder, plan, out)
+        else:
+            from .encoder import PyAVEncoder
+
+            encoder = PyAVEncoder(decoder, plan, out)
+        try:
+            for item in _cycle(upscaled, frames):
+                encoder.write(item)
+            encoder.finish()
+        except BaseException:
+            encoder.abort()
+            raise
+
+
+def run_bench(
+    clip: str | Path,
+    engine,
+    *,
+    frames: int = 200,
+    encode: EncodeSettings = EncodeSettings(),
+    workdir: str | Path | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Time each stage alone, then the pipeline, over the same `frames` frames of `clip`."""
+    from .backends.compiled import COMPILE_AFTER_FRAMES
+    from .pipeline import upscale_video
+
+    clip = Path(clip)
+    if not clip.is_file():
+        raise InputError(f"{clip}: no such file")
+    notify = on_stage or (lambda stage: None)
+    device = engine.device
+    stages: list[StageResult] = []
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="repsr-bench-") as tmp:
+        work = Path(tmp) / f"work{clip.suffix if clip.suffix in ('.mp4', '.mkv', '.mov', '.webm') else '.mkv'}"
+        frames = make_work_clip(clip, frames, work)
+        out = Path(tmp) / "out.mkv"
+
+        notify("decode")
+        box = [0]
+        with _measure("decode", box, device, stages):
+            box[0], sample = _decode_only(work, engine.batch, keep=max(engine.batch, 8))
+
+        notify("warm-up")
+        start = time.perf_counter()
+        # Enough frames of this shape for the compiled backend to compile it, then one compiled call.
+        for _ in range(COMPILE_AFTER_FRAMES // engine.batch + 2):
+            engine.upscale(sample[0].pixels)
+        warmup = time.perf_counter() - start
+        upscaled = [b.with_pixels(engine.upscale(b.pixels)) for b in sample]
+
+        notify("infer")
+        box = [frames]
+        with _measure("infer", box, device, stages):
+            for item in _cycle(sample, frames):
+                engine.upscale(item.pixels)
+
+        notify("encode")
+        with _measure("encode", box, device, stages):
+            _encode_only(work, upscaled, frames, engine.scale, encode, out)
+
+        notify("end-to-end")
+        with _measure("end-to-end", box, device, stages):
+            result = upscale_video(work, out, engine, encode=encode, overwrite=True)
+        if result.frames != frames:
+            raise InputError(f"{clip}: the pipeline wrote {result.frames} frames, expected {frames}")
+        h, w = sample[0].height, sample[0].width
+        with av.open(str(out)) as container:
+            encoder_name = container.streams.video[0].codec_context.name
+    return BenchReport(
+        clip=str(clip),
+        frames=frames,
+        input_size=f"{w}x{h}",
+        output_size=f"{w * engine.scale}x{h * engine.scale}",
+        engine=engine.describe() if hasattr(engine, "describe") else f"batch {engine.batch}",
+        encoder=f"{encode.encoder} {encoder_name}" + (f" preset {encode.preset}" if encode.preset else ""),
+        warmup_seconds=warmup,
+        stages=stages,
+        notes=list(getattr(engine, "notes", [])),
+    )
+
+
+def memory_check(
+    clip: str | Path,
+    engine,
+    *,
+    lengths: tuple[int, ...] = (100, 1000),
+    encode: EncodeSettings = EncodeSettings(),
+    workdir: str | Path | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> list[MemoryRow]:
+    """Run the whole pipeline over work clips of each length; peak RSS should not depend on it.
+
+    A short run first warms the engine (compilation, allocator pools), so the rows compare the
+    steady state of one process, as when a folder of videos is processed.
+    """
+    from .pipeline import upscale_video
+
+    clip = Path(clip)
+    if not clip.is_file():
+        raise InputError(f"{clip}: no such file")
+    notify = on_stage or (lambda stage: None)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="repsr-memcheck-") as tmp:
+        out = Path(tmp) / "out.mkv"
+        warm = Path(tmp) / "warm.mkv"
+        make_work_clip(clip, 16, warm)
+        notify("warm-up")
+        upscale_video(warm, out, engine, encode=encode, overwrite=True)
+        for length in lengths:
+            work = Path(tmp) / f"work{length}.mkv"
+            frames = make_work_clip(clip, length, work)
+            notify(f"{frames} frames")
+            _cuda_reset(engine.device)
+            before = current_rss_mb()
+            with _PeakSampler() as sampler:
+                start = time.perf_counter()
+                result = upscale_video(work, out, engine, encode=encode, overwrite=True)
+                seconds = time.perf_counter() - start
+            if result.frames != frames:
+                raise InputError(f"{clip}: the pipeline wrote {result.frames} frames, expected {frames}")
+            rows.append(MemoryRow(frames, seconds, before, sampler.peak, _cuda_peak(engine.device)))
+            work.unlink()
+    return rows
+
