@@ -166,15 +166,15 @@ def _eval_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(evaluation.as_dict() | {"preset": args.preset}, indent=2))
         return 0
-    table = Table(title=f"{args.preset} vs bicubic, x{evaluation.scale} (PSNR/SSIM on Y, BT.601)")
+    table = Table(title=f"{Path(args.preset).stem} vs bicubic, x{evaluation.scale} (PSNR/SSIM on BT.601 Y)",
+                  caption=f"mean gain {evaluation.mean_gain:+.2f} dB, worst image {evaluation.worst_gain:+.2f} dB")
     for column in ("image", "bicubic PSNR", "bicubic SSIM", "preset PSNR", "preset SSIM", "gain"):
-        table.add_column(column, justify="left" if column == "image" else "right")
+        table.add_column(column, justify="left" if column == "image" else "right", no_wrap=column in ("image", "gain"))
     for s in evaluation.scores:
         table.add_row(Path(s.name).name, f"{s.bicubic_psnr:.2f}", f"{s.bicubic_ssim:.4f}", f"{s.psnr:.2f}",
                       f"{s.ssim:.4f}", f"{s.gain:+.2f} dB")
     table.add_row("mean", f"{evaluation.mean_bicubic_psnr:.2f}", f"{evaluation.mean_bicubic_ssim:.4f}",
-                  f"{evaluation.mean_psnr:.2f}", f"{evaluation.mean_ssim:.4f}",
-                  f"{evaluation.mean_gain:+.2f} dB (worst {evaluation.worst_gain:+.2f})", style="bold")
+                  f"{evaluation.mean_psnr:.2f}", f"{evaluation.mean_ssim:.4f}", f"{evaluation.mean_gain:+.2f} dB", style="bold")
     Console().print(table)
     if args.compare:
         console.print(f"comparison written to {args.compare}", markup=False)

@@ -39,6 +39,10 @@ class Picture:
     source: str  # the file it came from (frames of one clip share it)
     hr: np.ndarray  # (H, W, 3) uint8, H and W multiples of the scale
     lr: np.ndarray  # (H/s, W/s, 3) uint8
+    # The downscale of the transposed HR: PIL resizes one axis after the other with 8-bit
+    # rounding and clipping in between, so transposing does not commute with it exactly
+    # (flips do). Kept so rotated patches are exact too.
+    lr_t: np.ndarray | None = None
 
 
 @dataclass
@@ -171,7 +175,8 @@ def make_picture(name: str, source: str, rgb: np.ndarray, scale: int) -> Picture
     """Crop to a multiple of the scale and pair the HR image with its bicubic LR downscale."""
     h, w = (rgb.shape[0] // scale) * scale, (rgb.shape[1] // scale) * scale
     hr = np.ascontiguousarray(rgb[:h, :w])
-    return Picture(name=name, source=source, hr=hr, lr=downscale(hr, scale))
+    lr_t = downscale(np.ascontiguousarray(hr.transpose(1, 0, 2)), scale)
+    return Picture(name=name, source=source, hr=hr, lr=downscale(hr, scale), lr_t=lr_t)
 
 
 def load_pictures(
@@ -274,14 +279,23 @@ def centre_crop(picture: Picture, size: int, scale: int) -> Picture:
 # --- the patch batches ----------------------------------------------------------------------
 
 
-def augment(lr: np.ndarray, hr: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
-    """One of the 8 flips/rotations (the dihedral group), the same on both."""
+def oriented(picture: Picture, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(LR, HR) views of the picture, transposed or not, with LR exactly the downscale of that HR."""
+    if not transpose:
+        return picture.lr, picture.hr
+    assert picture.lr_t is not None
+    return picture.lr_t, picture.hr.transpose(1, 0, 2)
+
+
+def flip(lr: np.ndarray, hr: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal (bit 0) and vertical (bit 1) flips, the same on both; exact for PIL's bicubic.
+
+    With the transpose of `oriented` these make the 8 flips/rotations of the dihedral group.
+    """
     if code & 1:
         lr, hr = lr[:, ::-1], hr[:, ::-1]
     if code & 2:
         lr, hr = lr[::-1], hr[::-1]
-    if code & 4:
-        lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
     return lr, hr
 
 
@@ -322,12 +336,13 @@ class PatchBatches(torch.utils.data.Dataset):
         picks = rng.choice(len(self.pictures), size=self.batch_size, p=self.weights)
         lrs, hrs = [], []
         for pick in picks:
-            picture = self.pictures[pick]
-            lh, lw = picture.lr.shape[:2]
+            code = int(rng.integers(0, 8))
+            lr_full, hr_full = oriented(self.pictures[pick], transpose=bool(code & 4))
+            lh, lw = lr_full.shape[:2]
             y, x = int(rng.integers(0, lh - lp + 1)), int(rng.integers(0, lw - lp + 1))
-            lr = picture.lr[y : y + lp, x : x + lp]
-            hr = picture.hr[y * s : (y + lp) * s, x * s : (x + lp) * s]
-            lr, hr = augment(lr, hr, int(rng.integers(0, 8)))
+            lr = lr_full[y : y + lp, x : x + lp]
+            hr = hr_full[y * s : (y + lp) * s, x * s : (x + lp) * s]
+            lr, hr = flip(lr, hr, code)
             lrs.append(np.ascontiguousarray(lr))
             hrs.append(np.ascontiguousarray(hr))
         if self.degrade == "video":
