@@ -212,6 +212,8 @@ def packets_bytes(path: Path, stream_type: str) -> list[list[bytes]]:
     """Packet payloads of every stream of a type, per stream, in order."""
     with av.open(str(path)) as inp:
         streams = [s for s in inp.streams if s.type == stream_type]
+        if not streams:  # (demux of no streams would read them all)
+            return []
         out: list[list[bytes]] = [[] for _ in streams]
         index = {s.index: n for n, s in enumerate(streams)}
         for packet in inp.demux(streams):

@@ -128,3 +128,25 @@ def test_encoder_alone_writes_given_timestamps(tmp_path):
         encoder.finish()
     with av.open(str(out)) as inp:
         assert [f.pts * f.time_base for f in inp.decode(video=0)] == [0, Fraction(7, 25), Fraction(30, 25)]
+
+
+@pytest.mark.skipif(__import__("media_factory").ffmpeg_exe() is None, reason="needs an ffmpeg binary (imageio-ffmpeg)")
+def test_ffmpeg_encoder_keeps_timing_streams_tags_and_rotation(tmp_path):
+    from media_factory import packets_bytes, video_frames
+
+    pts = [0, 40, 80, 200, 210, 220, 500]
+    src = make_video(tmp_path / "in.mp4", frames=len(pts), pts=pts, time_base=Fraction(1, 1000), audio_tracks=2,
+                     rotation=90, color=(1, 1, 1, 1), metadata={"title": "kept"})
+    out = tmp_path / "out.mp4"
+    result = upscale_video(src, out, NearestEngine(2, 3), encode=EncodeSettings(encoder="ffmpeg", preset="ultrafast"))
+    assert result.frames == len(pts)
+    src_pts, _, src_tb = video_frames(src)
+    out_pts, images, out_tb = video_frames(out)
+    assert [p * out_tb for p in out_pts] == [p * src_tb for p in src_pts]
+    assert images[0].shape == (96, 128, 3)
+    assert packets_bytes(out, "audio") == packets_bytes(src, "audio")
+    with av.open(str(out)) as inp:
+        ctx = inp.streams.video[0].codec_context
+        assert (ctx.colorspace, ctx.color_range, ctx.color_primaries, ctx.color_trc) == (1, 1, 1, 1)
+        assert next(inp.decode(video=0)).rotation == 90
+        assert inp.metadata.get("title") == "kept"

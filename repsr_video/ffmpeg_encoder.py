@@ -1,0 +1,148 @@
+"""`--encoder ffmpeg`: upscaled frames are piped to an ffmpeg process, which encodes and copies the rest.
+
+The pipe carries raw frames already converted to the output pixel format with the plan's matrix (so
+ffmpeg converts nothing), wrapped in NUT so every frame keeps its pts (a bare rawvideo pipe has none and
+would force a constant rate). ffmpeg reads the original input a second time for the copied streams,
+chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`). The command is built with
+ffmpeg-python; the binary is the system ffmpeg, or the one shipped in the imageio-ffmpeg wheel.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import av
+import av.error
+
+from repsr_video.decoder import VideoDecoder, sws_matrix, sws_range
+from repsr_video.encoder import check_copyable
+from repsr_video.errors import OutputError
+from repsr_video.frames import FrameBatch, PacketGroup
+from repsr_video.output_plan import OutputPlan
+
+
+def ffmpeg_binary() -> str:
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:
+        raise OutputError(f"--encoder ffmpeg needs an ffmpeg binary: install ffmpeg or `pip install imageio-ffmpeg` ({error})") from error
+
+
+def build_command(decoder: VideoDecoder, plan: OutputPlan, path: Path, binary: str) -> list[str]:
+    import ffmpeg
+
+    info = decoder.info
+    input_options = {"format": "nut"}
+    if info.rotation:
+        # ffmpeg >= 7; same counter-clockwise sign as PyAV. autorotate off: tag it, do not turn the pixels.
+        input_options.update(display_rotation=info.rotation, noautorotate=None)
+    frames = ffmpeg.input("pipe:", **input_options)
+    source = ffmpeg.input(str(decoder.path))
+    # NUT carries no colour description and ffmpeg takes the frames' over its output options: set it on them.
+    video = frames["v"].filter("setparams", colorspace=plan.color.matrix, range=plan.color.range,
+                                color_primaries=plan.color.primaries, color_trc=plan.color.trc)
+    streams = [video, *(source[str(s.index)] for s in decoder.copied_streams)]
+    if not decoder.copied_streams:
+        # ffmpeg-python leaves out inputs no stream is taken from, but metadata and chapters come from
+        # this one: an optional map that matches nothing (the input has no stream but the video) keeps it.
+        streams.append(source["a?"])
+    options = {
+        "format": plan.container_format,
+        "c": "copy",
+        "c:v:0": plan.codec,
+        "pix_fmt": plan.pix_fmt,
+        "fps_mode": "passthrough",
+        "enc_time_base:v:0": "demux",  # else the encoder rounds every pts to 1/frame-rate
+        "map_metadata": 1,
+        "map_chapters": 1,
+        "colorspace": plan.color.matrix,
+        "color_range": plan.color.range,
+        "color_primaries": plan.color.primaries,
+        "color_trc": plan.color.trc,
+        **{f"{key}:v:0": value for key, value in plan.options.items()},
+    }
+    out = ffmpeg.output(*streams, str(path), **options).global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    return out.overwrite_output().compile(cmd=binary)
+
+
+class FFmpegEncoder:
+    def __init__(self, decoder: VideoDecoder, plan: OutputPlan, path: Path) -> None:
+        self.plan = plan
+        check_copyable(decoder, plan)
+        decoder.copied_streams = [s for s in decoder.container.streams if s is not decoder.stream]  # for the -map list
+        command = build_command(decoder, plan, path, ffmpeg_binary())
+        self._errors: collections.deque[str] = collections.deque(maxlen=20)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as error:
+            raise OutputError(f"{plan.path}: cannot start ffmpeg ({error})") from error
+        self._reader = threading.Thread(target=self._read_errors, daemon=True)
+        self._reader.start()
+        info = decoder.info
+        self.pipe = av.open(self.process.stdin, "w", format="nut")
+        self.stream = self.pipe.add_stream("rawvideo", rate=info.rate or 25, time_base=info.time_base)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = plan.width, plan.height, plan.pix_fmt
+        self.stream.codec_context.time_base = info.time_base
+        self._tags = {"colorspace": plan.color.matrix, "color_range": plan.color.range,
+                      "color_primaries": plan.color.primaries, "color_trc": plan.color.trc}
+        for key, value in self._tags.items():  # ffmpeg takes the frames' tags over its own options
+            setattr(self.stream.codec_context, key, value)
+        self._rgb_format = "rgb48le" if info.high_bit_depth else "rgb24"
+        self._dst_color = {} if plan.rgb_output else {"dst_colorspace": sws_matrix(plan.color.matrix), "dst_color_range": sws_range(plan.color.range)}
+        self.frames = 0
+
+    def _read_errors(self) -> None:
+        for line in self.process.stderr:
+            text = line.decode(errors="replace").strip()
+            if text:
+                self._errors.append(text)
+
+    def _failure(self, what: str) -> OutputError:
+        detail = self._errors[-1] if self._errors else f"exit status {self.process.poll()}"
+        return OutputError(f"{self.plan.path}: ffmpeg {what} ({detail})")
+
+    def write(self, item: FrameBatch | PacketGroup) -> None:
+        if isinstance(item, PacketGroup):  # ffmpeg copies the other streams from the input itself
+            return
+        try:
+            for i in range(len(item)):
+                frame = av.VideoFrame.from_ndarray(item.pixels[i], format=self._rgb_format)
+                frame = frame.reformat(format=self.plan.pix_fmt, **self._dst_color)
+                frame.pts, frame.duration, frame.time_base = item.pts[i], item.durations[i], item.time_base
+                for key, value in self._tags.items():
+                    setattr(frame, key, value)
+                self.pipe.mux(self.stream.encode(frame))
+                self.frames += 1
+        except (av.error.FFmpegError, OSError) as error:
+            self.process.wait(timeout=10)
+            raise self._failure("stopped") from error
+
+    def finish(self) -> None:
+        try:
+            self.pipe.mux(self.stream.encode(None))
+            self.pipe.close()
+            self.process.stdin.close()
+        except (av.error.FFmpegError, OSError) as error:
+            raise self._failure("stopped") from error
+        code = self.process.wait()
+        self._reader.join(timeout=5)
+        if code != 0:
+            raise self._failure("failed")
+
+    def abort(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        try:
+            self.pipe.close()
+        except Exception:  # the pipe is already broken; the output is being thrown away
+            pass
