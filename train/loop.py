@@ -347,8 +347,13 @@ def default_workers(settings: TrainSettings) -> int:
     return 2 if settings.degrade == "video" else 0
 
 
-def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop) -> TrainResult | None:
-    """Run (or resume) training and write the preset. Returns None on ranks other than 0."""
+def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop, *,
+          prepared: tuple[list[Picture], list[Picture], DataSummary] | None = None) -> TrainResult | None:
+    """Run (or resume) training and write the preset. Returns None on ranks other than 0.
+
+    `prepared` is the result of `prepare_data(settings, summary)` with its summary, for callers
+    that train several models on the same data (the ablation) and decode it once.
+    """
     device = _pick_device(settings.device)
     dist_info = _init_distributed(device)
     if device.type == "cuda":
@@ -364,8 +369,11 @@ def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop) ->
             raise TrainError(f"{ckpt}: no checkpoint to resume from")
 
     emit(Event("loading", total=settings.iterations, message="decoding training data"))
-    summary = DataSummary()
-    train_pictures, val_pictures = prepare_data(settings, summary)
+    if prepared is None:
+        summary = DataSummary()
+        train_pictures, val_pictures = prepare_data(settings, summary)
+    else:
+        train_pictures, val_pictures, summary = prepared
     val_crops = [centre_crop(p, settings.val_crop, settings.scale) for p in val_pictures]
     fingerprint = _data_fingerprint(train_pictures + val_pictures)
 
