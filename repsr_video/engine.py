@@ -134,6 +134,8 @@ class Engine:
         self._buffers: _HostBuffers | None = None
 
         compute_dtype = _TORCH_DTYPES[precision]
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes repeat for a whole video: let cuDNN pick kernels
         self._residual = self._prepare(net, compute_dtype)
         self._runner = self._make_runner(backend, net, compute_dtype, key)
         # fp32 twin for batches whose low-precision residual overflowed (fp16: |x| > 65504).
@@ -158,25 +160,23 @@ class Engine:
         eager = EagerBackend(self._graphs(self._residual, compute_dtype))
         if backend == "eager":
             return eager
+        if backend == "tensorrt" and self._device.type != "cuda":
+            raise EngineError("backend 'tensorrt' needs device 'cuda' (TensorRT runs on NVIDIA GPUs only)")
+        compile_problem = compiler_problem(self._device)
+        fast = eager if compile_problem else CompiledBackend(eager, self._device)
         if backend in ("auto", "tensorrt") and self._device.type == "cuda":
             from .backends.tensorrt import TensorRTBackend, tensorrt_problem
 
             problem = tensorrt_problem()
             if problem is None:
-                return TensorRTBackend(
-                    self._residual, self.scale, self._device, key,
-                    lambda residual, wire: self._graph(residual, compute_dtype, wire),
-                )
+                graph_factory = lambda residual, wire: self._graph(residual, compute_dtype, wire)  # noqa: E731
+                return TensorRTBackend(self._residual, self.scale, self._device, key, graph_factory, fast)
             if backend == "tensorrt":
                 raise EngineError(problem)
             self._notes.append(f"TensorRT not used: {problem}")
-        elif backend == "tensorrt":
-            raise EngineError("backend 'tensorrt' needs device 'cuda' (TensorRT runs on NVIDIA GPUs only)")
-        problem = compiler_problem(self._device)
-        if problem:
-            self._notes.append(f"running eagerly: {problem}")
-            return eager
-        return CompiledBackend(eager, self._device)
+        if compile_problem:
+            self._notes.append(f"running eagerly: {compile_problem}")
+        return fast
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -187,14 +187,13 @@ class Engine:
     @property
     def backend(self) -> str:
         """The backend actually in use ("compile" turns into "eager" if compilation failed)."""
-        runner = self._runner
-        return "eager" if getattr(runner, "failed", False) else runner.name
+        return self._runner.current_name()
 
     @property
     def notes(self) -> list[str]:
         """Why the engine runs differently from what was asked (fallbacks), for the CLI to show."""
-        runner_note = getattr(self._runner, "note", "")
-        return self._notes + ([runner_note] if runner_note else [])
+        runners = [self._runner, getattr(self._runner, "fallback", None)]
+        return self._notes + [r.note for r in runners if r is not None and r.note]
 
     def describe(self) -> str:
         return f"{self.backend} on {self.device}, {self.precision}, batch {self.batch}"

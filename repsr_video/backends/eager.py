@@ -14,6 +14,9 @@ class EagerBackend:
         self.graphs = graphs  # one FrameGraph per wire dtype (uint8, int16)
         self.note = ""
 
+    def current_name(self) -> str:
+        return self.name
+
     def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.inference_mode():
             return self.graphs[raw.dtype](raw)

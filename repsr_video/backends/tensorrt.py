@@ -121,7 +121,7 @@ class TensorRTBackend:
 
     name = "tensorrt"
 
-    def __init__(self, residual_half: nn.Module, scale: int, device: torch.device, model_key: str, graph_factory) -> None:
+    def __init__(self, residual_half: nn.Module, scale: int, device: torch.device, model_key: str, graph_factory, fallback) -> None:
         problem = tensorrt_problem()
         if problem:
             raise EngineError(problem)
@@ -132,6 +132,8 @@ class TensorRTBackend:
         self.device = device
         self.model_key = model_key
         self.graph_factory: Callable[[Callable, torch.dtype], FrameGraph] = graph_factory
+        self.fallback = fallback  # runs everything once a build fails (backend "auto" must still work)
+        self.failed = False
         self.note = ""
         self._engines: dict[tuple[int, ...], Callable] = {}
         self._graphs: dict[tuple, FrameGraph] = {}
@@ -151,11 +153,21 @@ class TensorRTBackend:
             self._engines[shape] = module
         return self._engines[shape]
 
+    def current_name(self) -> str:
+        return self.fallback.current_name() if self.failed else self.name
+
     def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.failed:
+            return self.fallback(raw)
         n, h, w, _ = raw.shape
         key = (n, h, w, raw.dtype)
         if key not in self._graphs:
-            trt_module = self._engine((n, 3, h, w))
+            try:
+                trt_module = self._engine((n, 3, h, w))
+            except Exception as error:  # noqa: BLE001 - unsupported op, TensorRT build error, out of memory...
+                self.failed = True
+                self.note = f"TensorRT build failed, using {self.fallback.current_name()}: {type(error).__name__}: {error}"
+                return self.fallback(raw)
             # TensorRT bindings expect dense NCHW; the graph hands over channels_last memory.
             self._graphs[key] = self.graph_factory(lambda x: trt_module(x.contiguous()), raw.dtype)
         with torch.inference_mode():
