@@ -261,8 +261,9 @@ def prepare_data(settings: TrainSettings, summary: DataSummary) -> tuple[list[Pi
     )
     if settings.val:
         val_summary = DataSummary()
+        # --val images are scored as given (no prescale), as `repsr-video eval` scores them
         val = load_pictures(settings.val, scale=settings.scale, min_size=12 * settings.scale,
-                            frames_per_clip=4, prescale=settings.prescale, summary=val_summary)
+                            frames_per_clip=4, summary=val_summary)
         train = pictures
     else:
         train, val = split_validation(pictures, min_size=max(patch, 12 * settings.scale))
