@@ -82,7 +82,7 @@ def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device) -> 
 
 def engine_path(key: dict[str, str]) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    return cache_dir() / f"{key['model_sha256'][:12]}_{key['input_shape']}_fp16_{digest}.ep"
+    return cache_dir() / f"{key['model_sha256'][:12]}_{key['input_shape']}_fp16_{digest}.pt2"  # torch.export archives want .pt2
 
 
 def _load(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -107,7 +107,7 @@ def _build(residual_half: nn.Module, shape: tuple[int, ...], device: torch.devic
         reuse_cached_engines=False,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".partial-{os.getpid()}")
+    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.pt2")
     try:
         torch_tensorrt.save(module, str(partial), output_format="exported_program", arg_inputs=[example])
         os.replace(partial, path)
@@ -125,8 +125,6 @@ class TensorRTBackend:
         problem = tensorrt_problem()
         if problem:
             raise EngineError(problem)
-        if device.type != "cuda":
-            raise EngineError("backend 'tensorrt' needs device 'cuda'")
         self.residual_half = residual_half
         self.scale = scale
         self.device = device
