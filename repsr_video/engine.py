@@ -221,16 +221,17 @@ class Engine:
         # compiles one graph and uses one set of pinned buffers. Padding rows are stale and dropped.
         padded = n if self._device.type == "cpu" and self._runner.name == "eager" else self.batch
         s = self.scale
-        buffers = self._buffers_for((padded, h, w, 3), (padded, s * h, s * w, 3), wire_dtype)
+        buffers = None
         if self._device.type == "cpu" and padded == n:
             host_in = torch.from_numpy(wire)
         else:
+            buffers = self._buffers_for((padded, h, w, 3), (padded, s * h, s * w, 3), wire_dtype)
             host_in = buffers.input
             host_in[:n].copy_(torch.from_numpy(wire))
         device_in = host_in.to(self._device, non_blocking=True)
 
         out, finite = self._runner(device_in)
-        if self._device.type == "cuda":
+        if buffers is not None and buffers.output is not None:  # CUDA: back through pinned memory
             buffers.output.copy_(out, non_blocking=True)
             buffers.finite.copy_(finite, non_blocking=True)
             torch.cuda.current_stream(self._device).synchronize()
