@@ -17,6 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+# As the CLI does: idle OpenMP threads sleep rather than spin (the 2 cores here are shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import torch
 
