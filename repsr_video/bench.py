@@ -362,7 +362,9 @@ def memory_check(
     with tempfile.TemporaryDirectory(dir=workdir, prefix="repsr-memcheck-") as tmp:
         out = Path(tmp) / "out.mkv"
         warm = Path(tmp) / "warm.mkv"
-        make_work_clip(clip, 16, warm)
+        from .backends.compiled import COMPILE_AFTER_FRAMES
+
+        make_work_clip(clip, COMPILE_AFTER_FRAMES + 4 * engine.batch, warm)  # long enough to compile
         notify("warm-up")
         upscale_video(warm, out, engine, encode=encode, overwrite=True)
         for length in lengths:

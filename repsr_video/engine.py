@@ -15,6 +15,10 @@ rather than written out as black or NaN pixels; `engine.fp32_retries` counts suc
 Transfers (CUDA): frames go to the GPU as integers (uint8, or uint16 viewed as int16) through pinned
 host buffers with non-blocking copies; conversion to float and channels_last layout happen on the
 GPU, and results come back as integers the same way.
+
+Threads (CPU): torch's OpenMP threads share the cores with decoding and encoding. The CLI sets
+OMP_WAIT_POLICY=PASSIVE before torch loads; on a busy 2-core machine the default spinning policy
+made inference 10-20x slower. Library users on shared machines should set it too.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ PrecisionName = Literal["fp32", "bf16", "fp16"]
 
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-# Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed up convolutions
-# there and costs memory; CUDA: a few frames per launch keep the GPU busy at 540p-1080p.
+# Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed convolutions up
+# there (compiled bf16 M4C16 x2 at 640x360 on 2 cores: 15 frames/s at batch 1, 11 at batch 2) and
+# costs memory; CUDA: a few frames per launch keep the GPU busy at 540p-1080p (not measured: no GPU).
 AUTO_BATCH = {"cpu": 1, "cuda": 4}
 
 
