@@ -33,7 +33,7 @@ def test_frozen_normalizes_with_population_statistics():
     bn.train()
     batch_stats = bn(x)  # not frozen: normalized by this batch
     assert abs(batch_stats.mean().item()) < 1e-5
-    bn.frozen.fill_(True)
+    bn.set_frozen(True)
     bn.train()
     expected = (x - bn.running_mean.view(1, 3, 1, 1)) / torch.sqrt(bn.running_var.view(1, 3, 1, 1) + bn.eps)
     assert torch.allclose(bn(x), expected, atol=1e-5)

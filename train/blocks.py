@@ -70,14 +70,25 @@ class FreezableBatchNorm2d(nn.BatchNorm2d):
 
     The mode is a persistent buffer, not `self.training`, so `model.train()` cannot undo it and it
     travels with checkpoints. While frozen, gamma and beta keep learning; the statistics do not move.
+    forward() reads a plain bool mirror of the buffer, so torch.compile sees no tensor-to-bool
+    graph break; the mirror is refreshed whenever the buffer is set or loaded.
     """
 
     def __init__(self, num_features: int) -> None:
         super().__init__(num_features)
         self.register_buffer("frozen", torch.tensor(False))
+        self._frozen = False
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.frozen.fill_(frozen)
+        self._frozen = bool(frozen)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._frozen = bool(self.frozen)
 
     def forward(self, x: Tensor) -> Tensor:
-        if bool(self.frozen):
+        if self._frozen:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         return super().forward(x)
 
@@ -86,13 +97,13 @@ def set_bn_frozen(model: nn.Module, frozen: bool = True) -> int:
     """Switch every FreezableBatchNorm2d of `model`; returns how many were switched."""
     layers = [m for m in model.modules() if isinstance(m, FreezableBatchNorm2d)]
     for layer in layers:
-        layer.frozen.fill_(frozen)
+        layer.set_frozen(frozen)
     return len(layers)
 
 
 def is_bn_frozen(model: nn.Module) -> bool:
     layers = [m for m in model.modules() if isinstance(m, FreezableBatchNorm2d)]
-    return bool(layers) and all(bool(m.frozen) for m in layers)
+    return bool(layers) and all(m._frozen for m in layers)
 
 
 @torch.no_grad()
@@ -110,7 +121,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[Tensor]) -> int:
     for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None  # cumulative average over the batches below
-        layer.frozen.fill_(False)
+        layer.set_frozen(False)
     model.train()
     seen = 0
     for batch in batches:
@@ -118,7 +129,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[Tensor]) -> int:
         seen += 1
     for layer, (momentum, frozen) in zip(layers, saved):
         layer.momentum = momentum
-        layer.frozen.fill_(frozen)
+        layer.set_frozen(frozen)
     model.train(was_training)
     return seen
 
