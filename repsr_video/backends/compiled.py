@@ -37,11 +37,14 @@ def compiler_problem(device: torch.device) -> str | None:
     if device.type == "cpu":
         try:
             from torch._inductor.cpp_builder import get_cpp_compiler
-
-            get_cpp_compiler()
-        except Exception:  # noqa: BLE001 - any failure here means no usable C++ compiler
-            if not any(shutil.which(name) for name in ("g++", "c++", "clang++")):
-                return "torch.compile on CPU needs a C++ compiler (g++ or clang++), none was found"
+        except ImportError:  # a torch without this helper: look for a compiler ourselves
+            found = any(shutil.which(name) for name in ("g++", "c++", "clang++"))
+            return None if found else "torch.compile on CPU needs a C++ compiler (g++ or clang++), none was found"
+        try:
+            get_cpp_compiler()  # the compiler Inductor will use (CXX or its config), checked by Inductor itself
+        except Exception as error:  # noqa: BLE001 - any failure here means Inductor has no usable compiler
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return f"torch.compile on CPU needs a working C++ compiler: {reason}"
         return None
     if device.type == "cuda":
         try:
