@@ -52,7 +52,8 @@ def _train(scale: int, seconds: float) -> SRNet:
     for name in ("astronaut.png", "chelsea.png", "rocket.jpg"):
         hr = _image(name)
         lr = _downscale(hr, scale)
-        pairs.append((torch.from_numpy(lr.copy()).permute(2, 0, 1).float() / 255, torch.from_numpy(hr[: lr.shape[0] * scale, : lr.shape[1] * scale].copy()).permute(2, 0, 1).float() / 255))
+        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+        pairs.append(tuple(torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255 for a in (lr, hr)))
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     patch, start, steps = 32, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:

@@ -117,7 +117,8 @@ class CompiledBackend:
             if key in self._ready:
                 raise  # it compiled and ran before: this is a real runtime error, not the toolchain
             self.failed = True
-            self.note = f"torch.compile failed, running eagerly: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            self.note = f"torch.compile failed, running eagerly: {type(error).__name__}: {first_line}"
             return self.eager(raw)
         if key not in self._ready:
             self._ready.add(key)

@@ -121,7 +121,9 @@ class TensorRTBackend:
 
     name = "tensorrt"
 
-    def __init__(self, residual_half: nn.Module, scale: int, device: torch.device, model_key: str, graph_factory, fallback) -> None:
+    def __init__(
+        self, residual_half: nn.Module, scale: int, device: torch.device, model_key: str, graph_factory, fallback
+    ) -> None:
         problem = tensorrt_problem()
         if problem:
             raise EngineError(problem)
