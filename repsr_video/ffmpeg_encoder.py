@@ -4,7 +4,7 @@ The pipe carries raw frames already converted to the output pixel format with th
 ffmpeg converts nothing), wrapped in NUT so every frame keeps its pts (a bare rawvideo pipe has none and
 would force a constant rate). ffmpeg reads the original input a second time for the copied streams,
 chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`). The command is built with
-ffmpeg-python; the binary is the system ffmpeg, or the one shipped in the imageio-ffmpeg wheel.
+ffmpeg-python; the binary is the one shipped in the imageio-ffmpeg wheel, or a system ffmpeg >= 7.
 """
 
 from __future__ import annotations
@@ -25,16 +25,36 @@ from repsr_video.frames import FrameBatch, PacketGroup
 from repsr_video.output_plan import OutputPlan
 
 
+MIN_FFMPEG_MAJOR = 7  # -display_rotation and -enc_time_base demux
+
+
 def ffmpeg_binary() -> str:
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
+    """imageio-ffmpeg's binary (a known, recent build) first, else a system ffmpeg new enough."""
     try:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as error:
-        raise OutputError(f"--encoder ffmpeg needs an ffmpeg binary: install ffmpeg or `pip install imageio-ffmpeg` ({error})") from error
+    except (ImportError, RuntimeError):
+        pass
+    found = shutil.which("ffmpeg")
+    if not found:
+        raise OutputError("--encoder ffmpeg needs an ffmpeg binary: `pip install imageio-ffmpeg` or install ffmpeg >= 7")
+    major = _ffmpeg_major_version(found)
+    if major is not None and major < MIN_FFMPEG_MAJOR:
+        raise OutputError(f"{found}: ffmpeg {major} is too old for --encoder ffmpeg (needs >= {MIN_FFMPEG_MAJOR}); `pip install imageio-ffmpeg`")
+    return found
+
+
+def _ffmpeg_major_version(binary: str) -> int | None:
+    import re
+    import subprocess
+
+    try:
+        banner = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"ffmpeg version n?(\d+)\.", banner)
+    return int(match.group(1)) if match else None  # a git build: trust it
 
 
 def build_command(decoder: VideoDecoder, plan: OutputPlan, path: Path, binary: str) -> list[str]:
