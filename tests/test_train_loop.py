@@ -153,3 +153,20 @@ def test_train_command_errors_name_the_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(empty) in errors[0] and "no image or video" in errors[0]
+
+
+def test_training_on_a_clip_with_video_degradation(tmp_path):
+    from test_train_data import make_clip
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_clip(folder / "a.mp4", frames=12, width=96, height=80)
+    make_clip(folder / "b.mkv", frames=12, width=96, height=80)
+    seen = []
+    result = train(_settings(tmp_path, data=folder, iterations=3, degrade="video", frames_per_clip=3), seen.append)
+    assert result.merge_error <= 1e-4
+    preset = load_preset(result.preset_path)
+    assert preset.recipe["degrade"] == "video"
+    assert (preset.data["clips"], preset.data["video_frames"]) == (2, 6)
+    assert len(preset.data["validation"]) == 1  # one whole clip held out
+    assert [e.iteration for e in seen if e.kind == "step"] == [1, 2, 3]

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prescale", type=float, default=2.0)
     parser.add_argument("--plain-equal-time-iters", type=int, default=None,
                         help="also train the plain net for this many iterations (about a RepSR run's wall-clock time)")
+    parser.add_argument("--seed", type=int, default=0, help="data and init seed (the same for every variant)")
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--only", nargs="*", default=None, help="run only these variants")
     args = parser.parse_args(argv)
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     done = {r["variant"] for r in rows}
     base = TrainSettings(data=tuple(args.data), val=tuple(args.val), scale=args.scale, name="ablation", size=args.size,
                          iterations=args.iters, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
-                         prescale=args.prescale, val_every=max(1, args.iters // 10), checkpoint_every=10**9)
+                         prescale=args.prescale, seed=args.seed, val_every=max(1, args.iters // 10),
+                         checkpoint_every=10**9)
     summary = DataSummary()
     t0 = time.perf_counter()
     train_pictures, val_pictures = prepare_data(base, summary)

@@ -39,8 +39,9 @@ def _mosaic(patches: list[np.ndarray]) -> tuple[np.ndarray, int]:
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     h, w = patches[0].shape[:2]
-    # 4:2:0 needs even frame sizes; pad the mosaic by edge replication.
-    height, width = rows * h + (rows * h) % 2, columns * w + (columns * w) % 2
+    # 4:2:0 needs even frame sizes and libx265 refuses very small frames (16x8 fails): pad the
+    # mosaic by edge replication to even sizes of at least 64.
+    height, width = max(64, rows * h + (rows * h) % 2), max(64, columns * w + (columns * w) % 2)
     canvas = np.zeros((height, width, 3), np.uint8)
     for i, patch in enumerate(patches):
         r, c = divmod(i, columns)
