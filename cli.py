@@ -82,7 +82,7 @@ def _train_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--patch", type=int, default=None, help="HR patch side in pixels (default 48 x scale)")
     sub.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate, cosine-decayed (default 5e-4)")
     sub.add_argument("--freeze-bn-at", type=float, default=None, metavar="FRACTION",
-                     help="switch BN to population statistics after this fraction of the iterations; 1 = never")
+                     help="switch BN to population statistics after this fraction of the iterations (default 0.8; 1 = never)")
     sub.add_argument("--degrade", choices=("bicubic", "video"), default="bicubic",
                      help="bicubic: clean downscale; video: plus blur, noise and H.264/HEVC compression")
     sub.add_argument("--prescale", type=float, default=1.0, metavar="FACTOR",

@@ -51,7 +51,13 @@ from .schedule import Schedule
 CHECKPOINT_VERSION = 1
 MERGE_TOLERANCE = 1e-4
 CALIBRATION_BATCHES = 32
-DEFAULT_FREEZE_BN_AT = 0.5
+# Switch BN to population statistics after 80 % of the iterations. Measured (docs/ablation.md,
+# M4C16 x2, 1500 iterations, 8 held-out photos): frozen at 0.8 +1.320 dB over bicubic, at 0.5
+# +1.296, never +1.285 (and never leaves the merged net on lagging running averages). The margins
+# are small, but the order matches the RepSR paper's "switch late": mini-batch statistics help the
+# optimization most of the way, and 20 % of the run is enough for the affine parameters to adapt
+# to the fixed statistics.
+DEFAULT_FREEZE_BN_AT = 0.8
 TAIL_INIT_GAIN = 0.1
 
 
