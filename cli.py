@@ -104,7 +104,8 @@ def _train_parser(sub: argparse.ArgumentParser) -> None:
 def _train_command(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from train.loop import DEFAULT_FREEZE_BN_AT, TrainSettings, train
+    from train.loop import train
+    from train.settings import DEFAULT_FREEZE_BN_AT, TrainSettings
 
     settings = TrainSettings(
         data=tuple(args.data), scale=args.scale, name=args.name, size=args.size, expansion=args.expansion,

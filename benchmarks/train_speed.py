@@ -16,7 +16,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from train.loop import TrainSettings, build_model
+from train.loop import build_model
+from train.settings import TrainSettings
 
 VARIANTS = [
     ("plain", dict(plain=True)),

@@ -9,9 +9,10 @@ import torch
 
 from cli import main
 from repsr_video.preset import load_preset
-from train import loop
+from train import export, loop
 from train.blocks import FreezableBatchNorm2d, is_bn_frozen
-from train.loop import TrainError, TrainSettings, train
+from train.loop import train
+from train.settings import TrainError, TrainSettings
 
 from train_images import write_images
 
@@ -98,7 +99,7 @@ def test_resume_refuses_changed_settings(tmp_path):
 
 
 def test_merge_check_failure_is_loud_and_writes_no_preset(tmp_path, monkeypatch):
-    real_merge = loop.merge
+    real_merge = export.merge
 
     def broken_merge(model):
         net = real_merge(model)
@@ -106,7 +107,7 @@ def test_merge_check_failure_is_loud_and_writes_no_preset(tmp_path, monkeypatch)
             net.body[0].bias.add_(1e-2)
         return net
 
-    monkeypatch.setattr(loop, "merge", broken_merge)
+    monkeypatch.setattr(export, "merge", broken_merge)
     settings = _settings(tmp_path, iterations=2)
     with pytest.raises(TrainError, match="differs from the trained net"):
         train(settings)

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from .data import DataSummary
-from .loop import TrainSettings, prepare_data, train
+from .loop import prepare_data, train
+from .settings import TrainSettings
 
 
 def variants(iters: int, plain_equal_time_iters: int | None) -> list[tuple[str, dict]]:

@@ -10,7 +10,8 @@ import numpy as np
 if TYPE_CHECKING:
     from .data import DataSummary
     from .evaluate import Evaluation
-    from .loop import History, TrainSettings
+    from .checkpoint import History
+    from .settings import TrainSettings
 
 
 def smooth(values: list[float], window: int) -> np.ndarray:
