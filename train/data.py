@@ -265,14 +265,37 @@ def split_validation(
     return train, val
 
 
-def centre_crop(picture: Picture, size: int, scale: int) -> Picture:
-    """Bound validation cost: the central `size` x `size` HR crop (multiple of the scale)."""
+def busiest_window(hr: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left of the `size` window with the most detail (gradient energy), where SR differs most."""
+    gray = hr.astype(np.float32).mean(axis=2)
+    energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
+    h, w = energy.shape
+    if h <= size or w <= size:
+        return 0, 0
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    step = max(1, size // 8)
+    best, best_at = -1.0, (0, 0)
+    for y in range(0, h - size + 1, step):
+        for x in range(0, w - size + 1, step):
+            total = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
+            if total > best:
+                best, best_at = total, (y, x)
+    return best_at
+
+
+def detail_crop(picture: Picture, size: int, scale: int) -> Picture:
+    """Bound validation cost: the `size` x `size` HR crop with the most detail (multiple of the scale).
+
+    Not the centre: clip art and screenshots often have flat centres, where bicubic is already
+    exact (infinite PSNR) and nothing is learned about the net.
+    """
     h, w = picture.hr.shape[:2]
     size -= size % scale
     if h <= size and w <= size:
         return picture
     ch, cw = min(h, size), min(w, size)
-    top, left = ((h - ch) // 2) // scale * scale, ((w - cw) // 2) // scale * scale
+    top, left = busiest_window(picture.hr, max(ch, cw)) if ch == cw else ((h - ch) // 2, (w - cw) // 2)
+    top, left = top // scale * scale, left // scale * scale
     return make_picture(picture.name, picture.source, picture.hr[top : top + ch, left : left + cw], scale)
 
 

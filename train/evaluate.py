@@ -18,7 +18,7 @@ from torch import nn
 from repsr_video.errors import InputError, OutputError
 from repsr_video.preset import Quality
 
-from .data import Picture, bicubic_upscale, find_media, make_picture, media_kind, read_image
+from .data import Picture, bicubic_upscale, busiest_window, find_media, make_picture, media_kind, read_image
 from .metrics import psnr_y, ssim_y
 
 
@@ -144,24 +144,6 @@ def evaluate_preset(preset_name: str, paths: Sequence[Path | str]) -> tuple[Eval
     return evaluate_pictures(net, pictures, preset.scale), net, pictures
 
 
-def _busiest_window(hr: np.ndarray, size: int) -> tuple[int, int]:
-    """Top-left of the `size` window with the most detail (gradient energy), where SR differs most."""
-    gray = hr.astype(np.float32).mean(axis=2)
-    energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
-    h, w = energy.shape
-    if h <= size or w <= size:
-        return 0, 0
-    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    step = max(1, size // 8)
-    best, best_at = -1.0, (0, 0)
-    for y in range(0, h - size + 1, step):
-        for x in range(0, w - size + 1, step):
-            total = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
-            if total > best:
-                best, best_at = total, (y, x)
-    return best_at
-
-
 def write_compare(net: nn.Module, picture: Picture, scale: int, out: Path | str, *, crop: int = 192, zoom: int = 2) -> Path:
     """Side-by-side PNG: bicubic | net | original, of the most detailed crop, enlarged `zoom` x (nearest)."""
     from PIL import Image, ImageDraw
@@ -172,7 +154,7 @@ def write_compare(net: nn.Module, picture: Picture, scale: int, out: Path | str,
     bicubic = bicubic_upscale(picture.lr, scale)
     output = upscale(net, picture.lr)
     crop = min(crop, *picture.hr.shape[:2])
-    y, x = _busiest_window(picture.hr, crop)
+    y, x = busiest_window(picture.hr, crop)
     panels = [img[y : y + crop, x : x + crop] for img in (bicubic, output, picture.hr)]
     label_height, gap = 18, 4
     width = 3 * crop * zoom + 2 * gap

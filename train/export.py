@@ -14,7 +14,7 @@ from torch import nn
 from repsr_video.network import SRNet
 
 from .checkpoint import History
-from .data import DataSummary, Picture, centre_crop
+from .data import DataSummary, Picture, detail_crop
 from .evaluate import Evaluation, evaluate_pictures
 from .merge import merge
 from .settings import TrainError, TrainSettings
@@ -56,7 +56,7 @@ def finish(settings: TrainSettings, model: SRNet, val_pictures: list[Picture], s
     model = model.float()
     model.eval()
     merged = merge(model)
-    error = merge_error(model, merged, [centre_crop(p, settings.val_crop, settings.scale) for p in val_pictures], device)
+    error = merge_error(model, merged, [detail_crop(p, settings.val_crop, settings.scale) for p in val_pictures], device)
     if not error <= MERGE_TOLERANCE:
         raise TrainError(f"merged net differs from the trained net by {error:.3g} (> {MERGE_TOLERANCE:g}); the preset was not written")
     merged = merged.cpu()

@@ -31,7 +31,7 @@ from .data import (
     PatchBatches,
     Picture,
     batch_loader,
-    centre_crop,
+    detail_crop,
     load_pictures,
     pictures_megapixels,
     split_validation,
@@ -193,7 +193,7 @@ def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop, *,
         train_pictures, val_pictures = prepare_data(settings, summary)
     else:
         train_pictures, val_pictures, summary = prepared
-    val_crops = [centre_crop(p, settings.val_crop, settings.scale) for p in val_pictures]
+    val_crops = [detail_crop(p, settings.val_crop, settings.scale) for p in val_pictures]
     fingerprint = data_fingerprint(train_pictures + val_pictures)
 
     torch.manual_seed(settings.seed)
