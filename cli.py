@@ -159,6 +159,8 @@ def _eval_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
     sub.add_argument("--compare", default=None, metavar="OUT.png",
                      help="write a side-by-side crop (bicubic | preset | original) of the first image")
+    sub.add_argument("--degrade", choices=("bicubic", "video"), default="bicubic",
+                     help="video: the low-resolution input is also H.264-compressed (CRF 28, 4:2:0), for both bicubic and the preset")
 
 
 def _eval_command(args: argparse.Namespace) -> int:
@@ -167,7 +169,7 @@ def _eval_command(args: argparse.Namespace) -> int:
 
     from train.evaluate import evaluate_preset, write_compare
 
-    evaluation, net, pictures = evaluate_preset(args.preset, args.images)
+    evaluation, net, pictures = evaluate_preset(args.preset, args.images, args.degrade)
     if args.compare:
         write_compare(net, pictures[0], evaluation.scale, args.compare)
     if args.json:

@@ -96,3 +96,22 @@ def test_eval_errors(tmp_path, identity_preset, capsys):
     assert main(["eval", "--preset", str(identity_preset.path), str(tiny)]) == 1
     assert "too small" in capsys.readouterr().err
     assert main(["eval", "--preset", str(identity_preset.path), str(tiny.parent / "hr.txt")]) == 1
+
+
+def test_eval_on_compressed_input_matches_an_independent_computation(images, identity_preset, capsys):
+    """--degrade video: both bicubic and the preset upscale the same H.264-compressed LR input."""
+    from train.degrade import codec_round_trip
+
+    assert main(["eval", "--preset", str(identity_preset.path), str(images), "--json", "--degrade", "video"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for item in report["images"]:
+        hr = np.asarray(Image.open(item["name"]).convert("RGB"))
+        hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4]  # even LR size for 4:2:0
+        lr = codec_round_trip(downscale(hr, 2), "libx264", "h264", 28)
+        assert not np.array_equal(lr, downscale(hr, 2))  # the input really is compressed
+        nearest = lr.repeat(2, axis=0).repeat(2, axis=1)
+        expected = peak_signal_noise_ratio(shave(rgb_to_y(hr), 2), shave(rgb_to_y(nearest), 2), data_range=255)
+        expected_bicubic = peak_signal_noise_ratio(shave(rgb_to_y(hr), 2), shave(rgb_to_y(bicubic_upscale(lr, 2)), 2),
+                                                   data_range=255)
+        assert item["psnr"] == pytest.approx(expected, abs=0.01)
+        assert item["bicubic_psnr"] == pytest.approx(expected_bicubic, abs=0.01)

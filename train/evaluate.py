@@ -120,8 +120,26 @@ def evaluate_pictures(net: nn.Module, pictures: Sequence[Picture], scale: int, *
     return Evaluation(scale=scale, scores=scores)
 
 
-def load_eval_pictures(paths: Sequence[Path | str], scale: int) -> list[Picture]:
-    """High-resolution images to score (images only; video clips are not ground truth here)."""
+EVAL_CODEC_CRF = 28  # "--degrade video": a typical streaming quality
+
+
+def compressed(picture: Picture) -> Picture:
+    """The picture with its LR input H.264-compressed (4:2:0, CRF 28), as delivered video is.
+
+    Fixed codec and CRF, no random blur or noise: the score is reproducible and comparable.
+    """
+    from dataclasses import replace
+
+    from .degrade import codec_round_trip
+
+    return replace(picture, lr=codec_round_trip(picture.lr, "libx264", "h264", EVAL_CODEC_CRF), lr_t=None)
+
+
+def load_eval_pictures(paths: Sequence[Path | str], scale: int, degrade: str = "bicubic") -> list[Picture]:
+    """High-resolution images to score (images only; video clips are not ground truth here).
+
+    degrade="video" compresses each LR input (see `compressed`); bicubic then upscales the same input.
+    """
     pictures = []
     for path in find_media(paths):
         if media_kind(path) != "image":
@@ -129,18 +147,21 @@ def load_eval_pictures(paths: Sequence[Path | str], scale: int) -> list[Picture]
         rgb = read_image(path)
         if min(rgb.shape[:2]) < 12 * scale:
             raise InputError(f"{path}: image of {rgb.shape[1]}x{rgb.shape[0]} is too small to evaluate at x{scale}")
-        pictures.append(make_picture(str(path), str(path), rgb, scale))
+        if degrade == "video":  # 4:2:0 needs an even LR size
+            rgb = rgb[: rgb.shape[0] // (2 * scale) * 2 * scale, : rgb.shape[1] // (2 * scale) * 2 * scale]
+        picture = make_picture(str(path), str(path), rgb, scale)
+        pictures.append(compressed(picture) if degrade == "video" else picture)
     if not pictures:
         raise InputError(f"{', '.join(map(str, paths))}: no image to evaluate")
     return pictures
 
 
-def evaluate_preset(preset_name: str, paths: Sequence[Path | str]) -> tuple[Evaluation, nn.Module, list[Picture]]:
+def evaluate_preset(preset_name: str, paths: Sequence[Path | str], degrade: str = "bicubic") -> tuple[Evaluation, nn.Module, list[Picture]]:
     from repsr_video.preset import load_preset
 
     preset = load_preset(preset_name)
     net = preset.build_network()
-    pictures = load_eval_pictures(paths, preset.scale)
+    pictures = load_eval_pictures(paths, preset.scale, degrade)
     return evaluate_pictures(net, pictures, preset.scale), net, pictures
 
 
