@@ -26,18 +26,18 @@ train() {  # name, then the rest of the flags
 }
 
 general-x2() {
-  train general-x2 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+  train general-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
     --size M8C32 --expansion 1 --patch 64 --iters 6000 \
-    --description "Photos and camera footage, x2, the stronger net (default for --scale 2)"
+    --description "Photos and camera footage, x2, the stronger net"
 }
 general-x2-fast() {
-  train general-x2-fast --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
-    --size M4C16 --expansion 2 --patch 64 --iters 6000 \
-    --description "Photos and camera footage, x2, the fast net for CPUs and huge frames"
+  train general-x2-fast --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+    --size M4C16 --expansion 2 --patch 64 --iters 16000 \
+    --description "Photos and camera footage, x2, the fast net (default for --scale 2)"
 }
 general-x4() {
   train general-x4 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
-    --size M4C16 --expansion 2 --patch 128 --iters 6000 \
+    --size M4C16 --expansion 2 --patch 128 --iters 12000 \
     --description "Photos and camera footage, x4 (default for --scale 4)"
 }
 video-x2() {
