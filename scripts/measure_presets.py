@@ -5,7 +5,8 @@
 
 For every preset in --presets: the CPU frames/s of the engine as a user gets it (default settings,
 640x360 RGB frames in, after the per-shape compile), written into the TOML's quality.cpu_fps; a
-side-by-side comparison PNG (bicubic | preset | original) on the given held-out image; then a
+side-by-side comparison PNG (bicubic | preset | original) on the given held-out image (its LR
+H.264-compressed for a preset trained with --degrade video); then a
 markdown table of every preset (size, scale, mean/worst PSNR-Y gain over bicubic as measured by
 `repsr-video train` on held-out images, CPU speed).
 """
@@ -67,7 +68,8 @@ def main() -> None:
             print(f"{preset.name}: {fps:.1f} frames/s at {WIDTH}x{HEIGHT} on CPU ({how})", flush=True)
             preset = read_preset(toml_path)
         if preset.name in compare:
-            picture = load_eval_pictures([compare[preset.name]], preset.scale)[0]
+            degrade = "video" if preset.recipe.get("degrade") == "video" else "bicubic"  # its use: compressed input
+            picture = load_eval_pictures([compare[preset.name]], preset.scale, degrade)[0]
             out = Path(args.images) / f"{preset.name}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             write_compare(preset.build_network(), picture, preset.scale, out)
