@@ -273,23 +273,25 @@ def test_a_really_missing_compiler_is_found_up_front_or_at_the_first_call(monkey
     """Inductor pointed at a compiler that does not exist, as on a machine without g++."""
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/g++"))
-    net = _net()
-    frames = _frames(2, 7, 9)
-    engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
-    assert engine.backend == "eager" and any("C++ compiler" in note for note in engine.notes)
-    # Had the check missed it, the first compiled call fails, and the engine still answers correctly.
-    monkeypatch.setattr("repsr_video.engine.compiler_problem", lambda device: None)
-    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
-    engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
-    assert _max_diff(engine.upscale(frames), _reference(net, frames)) <= 1
-    assert engine.backend == "eager" and any("torch.compile failed" in note for note in engine.notes)
+    # Inductor's own patch(): monkeypatch's undo would delete (hide) the config entry instead of restoring it.
+    with inductor_config.patch({"cpp.cxx": (None, "/nonexistent/g++")}):
+        net = _net()
+        frames = _frames(2, 7, 9)
+        engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
+        assert engine.backend == "eager" and any("C++ compiler" in note for note in engine.notes)
+        # Had the check missed it, the first compiled call fails, and the engine still answers correctly.
+        monkeypatch.setattr("repsr_video.engine.compiler_problem", lambda device: None)
+        monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
+        engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
+        assert _max_diff(engine.upscale(frames), _reference(net, frames)) <= 1
+        assert engine.backend == "eager" and any("torch.compile failed" in note for note in engine.notes)
 
 
 def test_torch_compile_runs_and_matches_eager_with_partial_batches(monkeypatch):
     """One real compile (a few seconds on CPU): static shapes, padded last batch, same pixels."""
-    if compiled.compiler_problem(torch.device("cpu")):
-        pytest.skip("no C++ compiler for torch.compile")
+    problem = compiled.compiler_problem(torch.device("cpu"))
+    if problem:
+        pytest.skip(f"no C++ compiler for torch.compile: {problem}")
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 2)
     net = _net()
     engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile", batch=2), precision="fp32")
