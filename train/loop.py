@@ -26,20 +26,11 @@ from repsr_video.network import SRNet, parse_size
 
 from .blocks import is_bn_frozen, recalibrate_bn, set_bn_frozen
 from .checkpoint import History, checkpoint_path, data_fingerprint, load_checkpoint, save_checkpoint, unwrap
-from .data import (
-    DataSummary,
-    PatchBatches,
-    Picture,
-    batch_loader,
-    detail_crop,
-    load_pictures,
-    pictures_megapixels,
-    split_validation,
-    to_float,
-)
+from .data import DataSummary, Picture, detail_crop, load_pictures, pictures_megapixels, split_validation
 from .evaluate import evaluate_pictures
 from .export import TrainResult, finish
 from .net import RepSRNet
+from .patches import PatchBatches, batch_loader, to_float
 from .settings import TrainError, TrainSettings
 
 CALIBRATION_BATCHES = 32
