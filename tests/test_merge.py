@@ -89,3 +89,36 @@ def test_merge_is_pure_and_idempotent():
         assert torch.equal(once.state_dict()[key], twice.state_dict()[key])
         assert torch.equal(once.state_dict()[key], again.state_dict()[key])
     assert model.body[0].branches[0].norm.frozen.item() is False
+
+
+@pytest.mark.parametrize("norm", ("bn", "wn", "none"))
+def test_linear_block_trains_as_one_conv_with_the_same_gradients(norm):
+    """A linear block (frozen BN, WN, no norm) runs as its merged conv in training: the output and
+    every parameter's gradient equal those of the explicit multi-branch form."""
+    block = RepSRBlock(6, expansion=2, norm=norm).double()
+    randomize(block, seed=11)
+    set_bn_frozen(block)
+    block.train()
+    x = torch.rand(2, 6, 9, 7, dtype=torch.float64)
+    target = torch.rand(2, 6, 9, 7, dtype=torch.float64)
+    results = []
+    for form in (block, lambda v: block.act(block.branch_sum(v))):
+        block.zero_grad(set_to_none=True)
+        out = form(x)
+        torch.nn.functional.l1_loss(out, target).backward()
+        results.append((out.detach(), {n: p.grad.clone() for n, p in block.named_parameters()}))
+    (merged_out, merged_grads), (branch_out, branch_grads) = results
+    assert torch.allclose(merged_out, branch_out, atol=1e-12)
+    assert merged_grads.keys() == branch_grads.keys() and len(merged_grads) > 3
+    for name in merged_grads:
+        assert torch.allclose(merged_grads[name], branch_grads[name], atol=1e-12), name
+
+
+def test_block_with_minibatch_bn_runs_the_branches():
+    """Before the switch BN statistics depend on the batch, so the block cannot run merged."""
+    block = RepSRBlock(4, expansion=2, norm="bn").train()
+    assert not any(branch.is_linear for branch in block.branches)
+    x = torch.rand(3, 4, 6, 6)
+    assert torch.equal(block(x), block.act(block.branch_sum(x)))
+    set_bn_frozen(block)
+    assert all(branch.is_linear for branch in block.branches)

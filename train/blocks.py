@@ -29,29 +29,32 @@ class Reparameterizable(Protocol):
     def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]: ...
 
 
-# --- merge helpers (float64 so the merged net matches to ~1e-7) ------------------------------
+# --- merge helpers ----------------------------------------------------------------------------
+# They take a dtype: float64 without autograd for the exported merge (matches to ~1e-7), or the
+# training dtype with autograd for the merged forward of a linear block (see RepSRBlock.forward).
 
 
-def conv_kernel_bias(conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
+def conv_kernel_bias(conv: nn.Conv2d, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """A conv's kernel and bias; a weight-normalized conv yields its effective g * v / |v| weight."""
-    kernel = conv.weight.detach().double()
-    bias = conv.bias.detach().double() if conv.bias is not None else kernel.new_zeros(kernel.shape[0])
+    kernel = conv.weight.to(dtype)
+    bias = conv.bias.to(dtype) if conv.bias is not None else kernel.new_zeros(kernel.shape[0])
     return kernel, bias
 
 
 def fold_batch_norm(kernel: Tensor, bias: Tensor, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """Fold BN with population statistics into the preceding conv."""
     assert bn.running_mean is not None and bn.running_var is not None
-    mean, var = bn.running_mean.detach().double(), bn.running_var.detach().double()
-    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)
-    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
+    dtype = kernel.dtype
+    mean, var = bn.running_mean.to(dtype), bn.running_var.to(dtype)
+    gamma = bn.weight.to(dtype) if bn.weight is not None else torch.ones_like(mean)
+    beta = bn.bias.to(dtype) if bn.bias is not None else torch.zeros_like(mean)
     t = gamma / torch.sqrt(var + bn.eps)
     return kernel * t.reshape(-1, 1, 1, 1), beta + t * (bias - mean)
 
 
 def squeeze_after(kernel: Tensor, bias: Tensor, squeeze: nn.Conv2d) -> tuple[Tensor, Tensor]:
     """Compose a 1x1 conv applied after a 3x3 conv into one 3x3 conv."""
-    weight, bias1 = conv_kernel_bias(squeeze)
+    weight, bias1 = conv_kernel_bias(squeeze, kernel.dtype)
     weight = weight[:, :, 0, 0]
     return torch.einsum("oj,jikl->oikl", weight, kernel), weight @ bias + bias1
 
@@ -153,11 +156,20 @@ class ExpandSqueeze(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.squeeze(self.norm(self.expand(x)))
 
-    def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]:
-        kernel, bias = conv_kernel_bias(self.expand)
+    @property
+    def is_linear(self) -> bool:
+        """True unless BN still normalizes with mini-batch statistics (which depend on the batch)."""
+        return not isinstance(self.norm, FreezableBatchNorm2d) or self.norm._frozen
+
+    def kernel_bias(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        kernel, bias = conv_kernel_bias(self.expand, dtype)
         if isinstance(self.norm, nn.BatchNorm2d):
             kernel, bias = fold_batch_norm(kernel, bias, self.norm)
         return squeeze_after(kernel, bias, self.squeeze)
+
+    @torch.no_grad()
+    def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]:
+        return self.kernel_bias(torch.float64)
 
 
 class RepSRBlock(nn.Module):
@@ -174,13 +186,27 @@ class RepSRBlock(nn.Module):
         self.act = nn.PReLU(channels)
 
     def forward(self, x: Tensor) -> Tensor:
+        if all(branch.is_linear for branch in self.branches):
+            # Frozen BN (or no BN): the block is one linear map, so run it as the single conv it
+            # merges into. Same function and same parameter gradients (autograd goes through the
+            # merge algebra), at the cost of a plain conv: about 3x faster steps on a CPU.
+            kernel, bias = self.kernel_bias(x.dtype)
+            return self.act(F.conv2d(x, kernel, bias, padding=1))
+        return self.act(self.branch_sum(x))
+
+    def branch_sum(self, x: Tensor) -> Tensor:
+        """The multi-branch form before the activation: identity plus both paths."""
         out = x
         for branch in self.branches:
             out = out + branch(x)
-        return self.act(out)
+        return out
 
-    def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]:
-        parts = [branch.equivalent_kernel_bias() for branch in self.branches]
+    def kernel_bias(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        parts = [branch.kernel_bias(dtype) for branch in self.branches]
         kernel = sum((k for k, _ in parts), identity_kernel(self.channels, parts[0][0]))
         bias = sum((b for _, b in parts), torch.zeros_like(parts[0][1]))
         return kernel, bias
+
+    @torch.no_grad()
+    def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]:
+        return self.kernel_bias(torch.float64)
