@@ -1,10 +1,11 @@
 """Training-step speed of the ablation's variants (it/s), on random batches, one after another.
 
-    python benchmarks/train_speed.py [--size M4C16] [--scale 2] [--batch-size 8] [--patch 64] [--steps 40]
+    python benchmarks/train_speed.py [--size M4C16] [--scale 2] [--batch-size 8] [--patch 64] [--steps 40] [--threads N]
 
 Times only forward + L1 + backward + Adam step (the data path costs ~1.5 ms per batch besides);
 prints a table with the median of 5 blocks of steps, so a noisy neighbour on a shared CPU shows
-up as spread rather than as a wrong figure.
+up as spread rather than as a wrong figure. "frozen" rows are RepSR nets after the BN switch,
+where each block is linear and trains as its merged conv.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from train.blocks import set_bn_frozen
 from train.loop import build_model
 from train.settings import TrainSettings
 
@@ -23,6 +25,7 @@ VARIANTS = [
     ("plain", dict(plain=True)),
     ("repsr-none-e2", dict(norm="none", expansion=2)),
     ("repsr-bn-e2", dict(norm="bn", expansion=2)),
+    ("repsr-bn-e2, frozen", dict(norm="bn", expansion=2)),
     ("repsr-wn-e2", dict(norm="wn", expansion=2)),
     ("repsr-bn-e1", dict(norm="bn", expansion=1)),
     ("repsr-bn-e4", dict(norm="bn", expansion=4)),
@@ -36,15 +39,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     lp = args.patch // args.scale
     x = torch.rand(args.batch_size, 3, lp, lp).contiguous(memory_format=torch.channels_last)
     y = torch.rand(args.batch_size, 3, args.patch, args.patch).contiguous(memory_format=torch.channels_last)
     print(f"| variant ({args.size} x{args.scale}, batch {args.batch_size}, patch {args.patch}) | it/s (median) | min | max |")
     print("|---|---|---|---|")
     for name, overrides in VARIANTS:
-        settings = TrainSettings(data=("-",), scale=args.scale, name=name, size=args.size, **overrides)
+        settings = TrainSettings(data=("-",), scale=args.scale, name="speed", size=args.size, **overrides)
         model = build_model(settings).to(memory_format=torch.channels_last).train()
+        if name.endswith("frozen"):
+            set_bn_frozen(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step() -> None:
