@@ -21,42 +21,47 @@ if [ -n "${THREADS:-}" ]; then export OMP_NUM_THREADS=$THREADS; fi
 
 train() {  # name, then the rest of the flags
   local name=$1; shift
-  repsr-video train --name "$name" --out "runs/$name" --batch-size 16 --freeze-bn-at 0.8 --quiet "$@"
+  repsr-video train --name "$name" --out "runs/$name" --batch-size 16 --quiet "$@"
   cp "runs/$name/$name.toml" "runs/$name/$name.safetensors" "$OUT/"
 }
 
 general-x2() {
   train general-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
-    --size M8C32 --expansion 1 --patch 64 --iters 6000 \
+    --size M8C32 --expansion 1 --patch 64 --iters 26000 --freeze-bn-at 0.5 \
     --description "Photos and camera footage, x2, the stronger net"
 }
 general-x2-fast() {
   train general-x2-fast --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
-    --size M4C16 --expansion 2 --patch 64 --iters 16000 \
+    --size M4C16 --expansion 2 --patch 64 --iters 24000 --freeze-bn-at 0.5 \
     --description "Photos and camera footage, x2, the fast net (default for --scale 2)"
 }
 general-x4() {
   train general-x4 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
-    --size M4C16 --expansion 2 --patch 128 --iters 12000 \
-    --description "Photos and camera footage, x4 (default for --scale 4)"
+    --size M8C32 --expansion 1 --patch 128 --iters 18000 --freeze-bn-at 0.5 \
+    --description "Photos and camera footage, x4, the stronger net (default for --scale 4)"
+}
+general-x4-fast() {
+  train general-x4-fast --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+    --size M4C16 --expansion 2 --patch 128 --iters 12000 --freeze-bn-at 0.8 \
+    --description "Photos and camera footage, x4, the fast net"
 }
 video-x2() {
   train video-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 --degrade video \
-    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 --freeze-bn-at 0.8 \
     --description "Compressed video, x2: trained on blurred, noisy, H.264/HEVC-compressed inputs"
 }
 anime-x2() {
   train anime-x2 --data "$PREPARED/anime/train" --val "$PREPARED/anime/heldout" --scale 2 \
-    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 --freeze-bn-at 0.8 \
     --description "Anime, cartoons and line art, x2"
 }
 screen-x2() {
   train screen-x2 --data "$PREPARED/screen/train" --val "$PREPARED/screen/heldout" --scale 2 \
-    --size M4C16 --expansion 2 --patch 64 --iters 4000 \
+    --size M4C16 --expansion 2 --patch 64 --iters 4000 --freeze-bn-at 0.8 \
     --description "Screen content (UI, text), x2"
 }
 
-ALL=(general-x2 general-x2-fast general-x4 video-x2 anime-x2 screen-x2)
+ALL=(general-x2 general-x2-fast general-x4 general-x4-fast video-x2 anime-x2 screen-x2)
 for preset in "${@:-${ALL[@]}}"; do
   "$preset"
 done
