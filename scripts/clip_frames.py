@@ -22,13 +22,15 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for clip in args.clips:
+        with av.open(str(clip)) as container:  # first pass counts, so a long clip is never held in memory
+            total = sum(1 for _ in container.decode(video=0))
+        step = max(1, total // args.count)
+        wanted = set(range(0, total, step)[: args.count])
         with av.open(str(clip)) as container:
-            frames = [frame.to_image() for frame in container.decode(video=0)]
-        step = max(1, len(frames) // args.count)
-        for index in range(0, len(frames), step)[: args.count]:
-            frames[index].save(args.out / f"{clip.stem}-{index:03d}.png")
-        print(f"{clip}: {len(frames)} frames, wrote {min(args.count, len(range(0, len(frames), step)))}")
-
+            for index, frame in enumerate(container.decode(video=0)):
+                if index in wanted:
+                    frame.to_image().save(args.out / f"{clip.stem}-{index:03d}.png")
+        print(f"{clip}: {total} frames, wrote {len(wanted)}")
 
 if __name__ == "__main__":
     main()
