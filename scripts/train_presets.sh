@@ -36,14 +36,14 @@ general-x2-fast() {
     --description "Photos and camera footage, x2, the fast net (default for --scale 2)"
 }
 general-x4() {
-  train general-x4 --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+  train general-x4 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
     --size M8C32 --expansion 1 --patch 128 --iters 18000 --freeze-bn-at 0.5 \
-    --description "Photos and camera footage, x4, the stronger net (default for --scale 4)"
+    --description "Photos and camera footage, x4, the stronger net"
 }
 general-x4-fast() {
-  train general-x4-fast --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+  train general-x4-fast --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
     --size M4C16 --expansion 2 --patch 128 --iters 12000 --freeze-bn-at 0.8 \
-    --description "Photos and camera footage, x4, the fast net"
+    --description "Photos and camera footage, x4, the fast net (default for --scale 4)"
 }
 video-x2() {
   train video-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 --degrade video \
