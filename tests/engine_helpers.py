@@ -1,0 +1,35 @@
+"""Tiny nets, random frames and the reference upscale shared by the engine and TensorRT backend tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from repsr_video.network import SRNet
+
+
+def tiny_net(scale=2, blocks=1, channels=4, seed=0) -> SRNet:
+    torch.manual_seed(seed)
+    net = SRNet(scale, blocks, channels).eval()
+    with torch.no_grad():  # small random residual, like a trained net
+        net.tail.weight.mul_(0.3)
+    return net
+
+
+def reference_upscale(net: SRNet, frames: np.ndarray) -> np.ndarray:
+    """SRNet's own forward in fp32, clamped and rounded: what every engine must reproduce."""
+    full = 65535.0 if frames.dtype == np.uint16 else 255.0
+    x = torch.from_numpy(frames.astype(np.float32)).permute(0, 3, 1, 2) / full
+    with torch.no_grad():
+        y = net(x).clamp(0, 1).mul(full).round().permute(0, 2, 3, 1).numpy()
+    return y.astype(frames.dtype)
+
+
+def random_frames(n, h, w, dtype=np.uint8, seed=1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    top = 65536 if dtype == np.uint16 else 256
+    return rng.integers(0, top, (n, h, w, 3)).astype(dtype)
+
+
+def max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
