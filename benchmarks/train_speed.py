@@ -21,14 +21,14 @@ from train.blocks import set_bn_frozen
 from train.loop import build_model
 from train.settings import TrainSettings
 
-VARIANTS = [
-    ("plain", dict(plain=True)),
-    ("repsr-none-e2", dict(norm="none", expansion=2)),
-    ("repsr-bn-e2", dict(norm="bn", expansion=2)),
-    ("repsr-bn-e2, frozen", dict(norm="bn", expansion=2)),
-    ("repsr-wn-e2", dict(norm="wn", expansion=2)),
-    ("repsr-bn-e1", dict(norm="bn", expansion=1)),
-    ("repsr-bn-e4", dict(norm="bn", expansion=4)),
+VARIANTS = [  # (label, TrainSettings overrides, BN frozen)
+    ("plain", dict(plain=True), False),
+    ("repsr-none-e2", dict(norm="none", expansion=2), False),
+    ("repsr-bn-e2", dict(norm="bn", expansion=2), False),
+    ("repsr-bn-e2, frozen", dict(norm="bn", expansion=2), True),
+    ("repsr-wn-e2", dict(norm="wn", expansion=2), False),
+    ("repsr-bn-e1", dict(norm="bn", expansion=1), False),
+    ("repsr-bn-e4", dict(norm="bn", expansion=4), False),
 ]
 
 
@@ -48,11 +48,10 @@ def main() -> None:
     y = torch.rand(args.batch_size, 3, args.patch, args.patch).contiguous(memory_format=torch.channels_last)
     print(f"| variant ({args.size} x{args.scale}, batch {args.batch_size}, patch {args.patch}) | it/s (median) | min | max |")
     print("|---|---|---|---|")
-    for name, overrides in VARIANTS:
+    for name, overrides, frozen in VARIANTS:
         settings = TrainSettings(data=("-",), scale=args.scale, name="speed", size=args.size, **overrides)
         model = build_model(settings).to(memory_format=torch.channels_last).train()
-        if name.endswith("frozen"):
-            set_bn_frozen(model)
+        set_bn_frozen(model, frozen)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step() -> None:

@@ -32,5 +32,6 @@ def main() -> None:
                     frame.to_image().save(args.out / f"{clip.stem}-{index:03d}.png")
         print(f"{clip}: {total} frames, wrote {len(wanted)}")
 
+
 if __name__ == "__main__":
     main()

@@ -19,6 +19,8 @@ if [ -n "${THREADS:-}" ]; then export OMP_NUM_THREADS=$THREADS; fi
 [ -d "$MEDIA/root" ] || bash scripts/fetch_media.sh "$MEDIA"
 [ -d "$PREPARED/photo/train" ] || python scripts/prepare_media.py "$MEDIA" "$PREPARED"
 
+PHOTOS=(--data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout")  # the general presets' data
+
 train() {  # name, then the rest of the flags
   local name=$1; shift
   repsr-video train --name "$name" --out "runs/$name" --batch-size 16 --quiet "$@"
@@ -26,27 +28,27 @@ train() {  # name, then the rest of the flags
 }
 
 general-x2() {
-  train general-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+  train general-x2 "${PHOTOS[@]}" --scale 2 \
     --size M8C32 --expansion 1 --patch 64 --iters 26000 --freeze-bn-at 0.5 \
     --description "Photos and camera footage, x2, the stronger net"
 }
 general-x2-fast() {
-  train general-x2-fast --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 \
+  train general-x2-fast --default "${PHOTOS[@]}" --scale 2 \
     --size M4C16 --expansion 2 --patch 64 --iters 24000 --freeze-bn-at 0.5 \
     --description "Photos and camera footage, x2, the fast net (default for --scale 2)"
 }
 general-x4() {
-  train general-x4 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+  train general-x4 "${PHOTOS[@]}" --scale 4 \
     --size M8C32 --expansion 1 --patch 128 --iters 18000 --freeze-bn-at 0.5 \
     --description "Photos and camera footage, x4, the stronger net"
 }
 general-x4-fast() {
-  train general-x4-fast --default --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 4 \
+  train general-x4-fast --default "${PHOTOS[@]}" --scale 4 \
     --size M4C16 --expansion 2 --patch 128 --iters 12000 --freeze-bn-at 0.8 \
     --description "Photos and camera footage, x4, the fast net (default for --scale 4)"
 }
 video-x2() {
-  train video-x2 --data "$PREPARED/photo/train" --val "$PREPARED/photo/heldout" --scale 2 --degrade video \
+  train video-x2 "${PHOTOS[@]}" --scale 2 --degrade video \
     --size M4C16 --expansion 2 --patch 64 --iters 4000 --freeze-bn-at 0.8 \
     --description "Compressed video, x2: trained on blurred, noisy, H.264/HEVC-compressed inputs"
 }

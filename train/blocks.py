@@ -167,10 +167,6 @@ class ExpandSqueeze(nn.Module):
             kernel, bias = fold_batch_norm(kernel, bias, self.norm)
         return squeeze_after(kernel, bias, self.squeeze)
 
-    @torch.no_grad()
-    def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]:
-        return self.kernel_bias(torch.float64)
-
 
 class RepSRBlock(nn.Module):
     """Identity + two expand-and-squeeze paths, summed, then PReLU; merges into conv3x3 + PReLU."""
