@@ -21,7 +21,7 @@ from rich.table import Table
 
 from repsr_video import __version__
 from repsr_video.errors import RepsrError
-from train.commands import eval_command, eval_parser, train_command, train_parser
+from repsr_video.train.commands import eval_command, eval_parser, train_command, train_parser
 
 console = Console(stderr=True)
 

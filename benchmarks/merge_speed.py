@@ -15,8 +15,8 @@ import time
 import torch
 
 from repsr_video.network import parse_size
-from train.merge import merge
-from train.net import RepSRNet
+from repsr_video.train.merge import merge
+from repsr_video.train.net import RepSRNet
 
 
 def fps(model: torch.nn.Module, x: torch.Tensor, runs: int) -> float:

@@ -17,9 +17,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from train.blocks import set_bn_frozen
-from train.loop import build_model
-from train.settings import TrainSettings
+from repsr_video.train.blocks import set_bn_frozen
+from repsr_video.train.loop import build_model
+from repsr_video.train.settings import TrainSettings
 
 VARIANTS = [  # (label, TrainSettings overrides, BN frozen)
     ("plain", dict(plain=True), False),

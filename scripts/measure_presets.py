@@ -23,8 +23,8 @@ import numpy as np
 
 from repsr_video.engine import EngineSettings, create_engine
 from repsr_video.preset import read_preset
-from train.evaluate import load_eval_pictures, write_compare
-from train.preset import to_toml
+from repsr_video.train.evaluate import load_eval_pictures, write_compare
+from repsr_video.train.preset import to_toml
 
 WIDTH, HEIGHT = 640, 360
 

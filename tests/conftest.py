@@ -26,7 +26,7 @@ def tiny_preset(tmp_path):
     """A real (random-weight) M1C4 x2 preset written and read back through the preset format."""
     from repsr_video.network import SRNet
     from repsr_video.preset import load_preset
-    from train.preset import write_preset
+    from repsr_video.train.preset import write_preset
 
     torch.manual_seed(0)
     path = write_preset(SRNet(2, 1, 4), tmp_path / "presets", name="tiny-x2", description="test preset")

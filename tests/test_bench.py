@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli import main
+from repsr_video.cli import main
 from repsr_video.bench import make_work_clip, memory_check, run_bench
 from repsr_video.engine import EngineSettings, create_engine_for_network
 from repsr_video.errors import InputError

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import cli
+from repsr_video import cli
 
 
 def test_version(capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-import cli
+from repsr_video import cli
 from media_factory import frame_pixels, make_audio_only, make_video, make_zero_frame_video, packets_bytes, truncate, video_frames
 
 

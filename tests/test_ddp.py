@@ -22,7 +22,7 @@ def test_two_process_gloo_training_writes_one_checked_preset(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "cli", "train", "--data", str(data), "--scale", "2", "--name", "ddp", "--size", "M1C4",
+        "-m", "repsr_video", "train", "--data", str(data), "--scale", "2", "--name", "ddp", "--size", "M1C4",
         "--iters", "6", "--batch-size", "2", "--patch", "16", "--out", str(out), "--device", "cpu", "--quiet",
         "--freeze-bn-at", "0.5",
     ]

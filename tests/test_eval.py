@@ -11,13 +11,13 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio
 
-from cli import main
+from repsr_video.cli import main
 from repsr_video.network import SRNet
 from repsr_video.preset import load_preset
-from train.data import bicubic_upscale, downscale
-from train.evaluate import evaluate_pictures, load_eval_pictures
-from train.metrics import rgb_to_y, shave
-from train.preset import write_preset
+from repsr_video.train.data import bicubic_upscale, downscale
+from repsr_video.train.evaluate import evaluate_pictures, load_eval_pictures
+from repsr_video.train.metrics import rgb_to_y, shave
+from repsr_video.train.preset import write_preset
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_eval_errors(tmp_path, identity_preset, capsys):
 
 def test_eval_on_compressed_input_matches_an_independent_computation(images, identity_preset, capsys):
     """--degrade video: both bicubic and the preset upscale the same H.264-compressed LR input."""
-    from train.degrade import codec_round_trip
+    from repsr_video.train.degrade import codec_round_trip
 
     assert main(["eval", "--preset", str(identity_preset.path), str(images), "--json", "--degrade", "video"]) == 0
     report = json.loads(capsys.readouterr().out)

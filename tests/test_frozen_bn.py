@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from train.blocks import FreezableBatchNorm2d, is_bn_frozen, recalibrate_bn, set_bn_frozen
-from train.net import RepSRNet
+from repsr_video.train.blocks import FreezableBatchNorm2d, is_bn_frozen, recalibrate_bn, set_bn_frozen
+from repsr_video.train.net import RepSRNet
 
 
 def bn_layers(model):

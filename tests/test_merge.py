@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from repsr_video.network import SRNet
-from train.blocks import FreezableBatchNorm2d, RepSRBlock, set_bn_frozen
-from train.merge import merge
-from train.net import RepSRNet
+from repsr_video.train.blocks import FreezableBatchNorm2d, RepSRBlock, set_bn_frozen
+from repsr_video.train.merge import merge
+from repsr_video.train.net import RepSRNet
 
 
 def randomize(model: torch.nn.Module, seed: int) -> None:

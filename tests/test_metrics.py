@@ -9,8 +9,8 @@ import pytest
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from train.data import bicubic_upscale, downscale
-from train.metrics import psnr, psnr_y, rgb_to_y, shave, ssim, ssim_y
+from repsr_video.train.data import bicubic_upscale, downscale
+from repsr_video.train.metrics import psnr, psnr_y, rgb_to_y, shave, ssim, ssim_y
 
 
 def test_y_is_bt601_studio_swing():

@@ -10,7 +10,7 @@ import torch
 from repsr_video.errors import PresetError
 from repsr_video.network import SRNet, parse_size
 from repsr_video.preset import Quality, default_preset, installed_presets, load_preset, read_preset
-from train.preset import write_preset
+from repsr_video.train.preset import write_preset
 
 
 def write(tmp_path, **kwargs):

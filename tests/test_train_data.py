@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from repsr_video.errors import InputError
-from train.data import DataSummary, downscale, load_pictures, make_picture, sample_video_frames, split_validation
-from train.patches import PatchBatches, batch_loader, flip, oriented
-from train.degrade import codec_round_trip, degrade_video_batch
+from repsr_video.train.data import DataSummary, downscale, load_pictures, make_picture, sample_video_frames, split_validation
+from repsr_video.train.patches import PatchBatches, batch_loader, flip, oriented
+from repsr_video.train.degrade import codec_round_trip, degrade_video_batch
 
 from train_images import textured_image, write_images
 

@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 
-from cli import main
+from repsr_video.cli import main
 from repsr_video.preset import load_preset
-from train import export, loop
-from train.blocks import FreezableBatchNorm2d, is_bn_frozen
-from train.loop import train
-from train.settings import TrainError, TrainSettings
+from repsr_video.train import export, loop
+from repsr_video.train.blocks import FreezableBatchNorm2d, is_bn_frozen
+from repsr_video.train.loop import train
+from repsr_video.train.settings import TrainError, TrainSettings
 
 from train_images import write_images
 

@@ -1,6 +1,6 @@
 """The RepSR ablation on our data: equal iterations, equal deploy size, the same patches for every variant.
 
-    python -m train.ablation --data PATH... --val IMAGES... [--iters N] [--size M4C16] [--scale 2]
+    python -m repsr_video.train.ablation --data PATH... --val IMAGES... [--iters N] [--size M4C16] [--scale 2]
                              [--prescale 2] [--out DIR] [--only NAME...]
 
 Variants: the plain deploy net trained directly (also for the wall-clock time of a RepSR run);
@@ -56,7 +56,7 @@ def table(rows: list[dict], scale: int, size: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.ablation", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m repsr_video.train.ablation", description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", required=True)
     parser.add_argument("--val", nargs="+", required=True, help="held-out high-resolution images")
     parser.add_argument("--scale", type=int, default=2)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: gain {e.mean_gain:+.3f} dB (worst {e.worst_gain:+.3f}), {result.train_seconds:.0f} s, "
               f"{result.its_per_s:.2f} it/s", flush=True)
     text = table(rows, args.scale, args.size)
-    command = "python -m train.ablation " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m repsr_video.train.ablation " + shlex.join(sys.argv[1:] if argv is None else argv)
     (out / "ablation.md").write_text(
         f"{text}\n\nCommand: `{command}`\n\nMachine: {platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads.\n")

@@ -49,8 +49,8 @@ def train_parser(sub: argparse.ArgumentParser) -> None:
 def train_command(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from train.loop import train
-    from train.settings import DEFAULT_FREEZE_BN_AT, TrainSettings
+    from repsr_video.train.loop import train
+    from repsr_video.train.settings import DEFAULT_FREEZE_BN_AT, TrainSettings
 
     settings = TrainSettings(
         data=tuple(args.data), scale=args.scale, name=args.name, size=args.size, expansion=args.expansion,
@@ -112,7 +112,7 @@ def eval_command(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from train.evaluate import evaluate_preset, write_compare
+    from repsr_video.train.evaluate import evaluate_preset, write_compare
 
     evaluation, net, pictures = evaluate_preset(args.preset, args.images, args.degrade)
     if args.compare:

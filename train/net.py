@@ -13,7 +13,7 @@ class RepSRNet(SRNet):
     """Head conv + PReLU, `blocks` RepSR blocks, tail conv, pixel shuffle, nearest skip.
 
     Head and tail stay plain convs (they change the channel count, so there is no identity path);
-    `train.merge.merge` turns this into an `SRNet` of the same size.
+    `repsr_video.train.merge.merge` turns this into an `SRNet` of the same size.
     """
 
     def __init__(self, scale: int, blocks: int, channels: int, expansion: int = 2, norm: Norm = "bn") -> None:

@@ -72,7 +72,7 @@ def write_preset(
 ) -> Path:
     """Save `net` (a merged SRNet) and its description; returns the TOML path, read back and checked."""
     if type(net) is not SRNet:
-        raise PresetError(f"only a merged SRNet can become a preset, not {type(net).__name__}; call train.merge.merge first")
+        raise PresetError(f"only a merged SRNet can become a preset, not {type(net).__name__}; call repsr_video.train.merge.merge first")
     if not _NAME.match(name):
         raise PresetError(f"preset name {name!r} may hold only letters, digits, '.', '_' and '-'")
     out_dir = Path(out_dir)
