@@ -171,3 +171,24 @@ def test_training_on_a_clip_with_video_degradation(tmp_path):
     assert (preset.data["clips"], preset.data["video_frames"]) == (2, 6)
     assert len(preset.data["validation"]) == 1  # one whole clip held out
     assert [e.iteration for e in seen if e.kind == "step"] == [1, 2, 3]
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from repsr_video.train import checkpoint
+
+    settings = _settings(tmp_path)
+    model = loop.build_model(settings)
+    optimizer = torch.optim.Adam(model.parameters())
+    path = checkpoint.checkpoint_path(settings)
+    kwargs = dict(settings=settings, model=model, optimizer=optimizer, history=checkpoint.History(), fingerprint="f")
+    checkpoint.save_checkpoint(path, iteration=1, **kwargs)
+
+    def half_written(state, target):
+        open(target, "wb").write(b"half")  # noqa: SIM115
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.torch, "save", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_checkpoint(path, iteration=2, **kwargs)
+    assert checkpoint.load_checkpoint(path, settings, "f")["iteration"] == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from repsr_video.network import SRNet
+from repsr_video.output import atomic_write
 
 from .data import Picture
 from .settings import TrainError, TrainSettings
@@ -58,9 +59,8 @@ def save_checkpoint(path: Path, *, settings: TrainSettings, model: nn.Module, op
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        torch.save(state, partial)
 
 
 def load_checkpoint(path: Path, settings: TrainSettings, fingerprint: str) -> dict:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from repsr_video.errors import InputError, OutputError
+from repsr_video.output import atomic_write
 from repsr_video.preset import Quality
 
 from .data import Picture, bicubic_upscale, busiest_window, find_media, make_picture, media_kind, read_image
@@ -187,9 +188,8 @@ def write_compare(net: nn.Module, picture: Picture, scale: int, out: Path | str,
         draw.text((left + 4, 3), label, fill=(0, 0, 0))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        canvas.save(partial, format="PNG")
-        partial.replace(out)
+        with atomic_write(out) as partial:
+            canvas.save(partial, format="PNG")
     except OSError as error:
         raise OutputError(f"{out}: cannot write ({error.strerror or error})") from None
     return out

@@ -14,6 +14,7 @@ from safetensors.torch import save
 
 from repsr_video.errors import PresetError
 from repsr_video.network import SRNet
+from repsr_video.output import atomic_write
 from repsr_video.preset import Preset, Quality, read_preset
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -97,9 +98,8 @@ def write_preset(
     toml_path = out_dir / f"{name}.toml"
     weights_path = out_dir / table["weights"]
     for path, content in ((weights_path, blob), (toml_path, to_toml(table).encode("utf-8"))):
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(content)
-        partial.replace(path)
+        with atomic_write(path) as partial:
+            partial.write_bytes(content)
     preset: Preset = read_preset(toml_path)
     preset.build_network()  # hash and shapes verified before anyone relies on it
     return toml_path

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from repsr_video.output import atomic_write
+
 if TYPE_CHECKING:
     from .data import DataSummary
     from .evaluate import Evaluation
@@ -52,10 +54,11 @@ def write_plot(path: Path, history: History, settings: TrainSettings) -> Path:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.png")
-    fig.savefig(partial, dpi=100)
-    plt.close(fig)
-    partial.replace(path)
+    try:
+        with atomic_write(path) as partial:
+            fig.savefig(partial, dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -97,5 +100,6 @@ def write_report(path: Path, *, settings: TrainSettings, summary: DataSummary, h
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in recipe.items() if v is not None]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with atomic_write(path) as partial:
+        partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
