@@ -25,12 +25,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
 from .errors import InputError
 from .frames import FrameBatch
 from .output_plan import EncodeSettings, plan_output
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 GOAL = 0.9  # end-to-end fps / slowest stage alone
 
@@ -272,7 +276,7 @@ def _encode_only(clip: Path, upscaled: list[FrameBatch], frames: int, scale: int
 
 def run_bench(
     clip: str | Path,
-    engine,
+    engine: Engine,
     *,
     frames: int = 200,
     encode: EncodeSettings = EncodeSettings(),
@@ -330,17 +334,17 @@ def run_bench(
         frames=frames,
         input_size=f"{w}x{h}",
         output_size=f"{w * engine.scale}x{h * engine.scale}",
-        engine=engine.describe() if hasattr(engine, "describe") else f"batch {engine.batch}",
+        engine=engine.describe(),
         encoder=f"{encode.encoder} {encoder_name}" + (f" preset {encode.preset}" if encode.preset else ""),
         warmup_seconds=warmup,
         stages=stages,
-        notes=list(getattr(engine, "notes", [])),
+        notes=list(engine.notes),
     )
 
 
 def memory_check(
     clip: str | Path,
-    engine,
+    engine: Engine,
     *,
     lengths: tuple[int, ...] = (100, 1000),
     encode: EncodeSettings = EncodeSettings(),

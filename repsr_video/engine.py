@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
-from .backends.graph import WIRE_DTYPES, FrameGraph, Residual
+from .backends.graph import WIRE_DTYPES, FrameGraph, Residual, ResidualFn
 from .errors import EngineError
 from .network import SRNet
 
@@ -144,7 +145,7 @@ class Engine:
         self._residual = self._prepare(net, compute_dtype)
         self._runner = self._make_runner(backend, net, compute_dtype, key)
         # fp32 twin for batches whose low-precision residual overflowed (fp16: |x| > 65504).
-        self._retry = None
+        self._retry: EagerBackend | None = None
         if compute_dtype != torch.float32:
             self._retry = EagerBackend(self._graphs(self._prepare(net, torch.float32), torch.float32))
 
@@ -154,27 +155,29 @@ class Engine:
         residual = Residual(copy.deepcopy(net)).eval().requires_grad_(False)
         return residual.to(device=self._device, dtype=dtype, memory_format=torch.channels_last)
 
-    def _graph(self, residual, compute_dtype: torch.dtype, wire_dtype: torch.dtype) -> FrameGraph:
+    def _graph(self, residual: ResidualFn, compute_dtype: torch.dtype, wire_dtype: torch.dtype) -> FrameGraph:
         full_scale = next(scale for dtype, scale in WIRE_DTYPES.values() if dtype == wire_dtype)
         return FrameGraph(residual, self.scale, compute_dtype, wire_dtype, full_scale)
 
-    def _graphs(self, residual, compute_dtype: torch.dtype) -> dict[torch.dtype, FrameGraph]:
+    def _graphs(self, residual: ResidualFn, compute_dtype: torch.dtype) -> dict[torch.dtype, FrameGraph]:
         return {wire: self._graph(residual, compute_dtype, wire) for wire, _ in WIRE_DTYPES.values()}
 
-    def _make_runner(self, backend: str, net: SRNet, compute_dtype: torch.dtype, key: str):
+    def _make_runner(self, backend: str, net: SRNet, compute_dtype: torch.dtype, key: str) -> Backend:
         eager = EagerBackend(self._graphs(self._residual, compute_dtype))
         if backend == "eager":
             return eager
         if backend == "tensorrt" and self._device.type != "cuda":
             raise EngineError("backend 'tensorrt' needs device 'cuda' (TensorRT runs on NVIDIA GPUs only)")
         compile_problem = compiler_problem(self._device)
-        fast = eager if compile_problem else CompiledBackend(eager, self._device)
+        fast: Backend = eager if compile_problem else CompiledBackend(eager, self._device)
         if backend in ("auto", "tensorrt") and self._device.type == "cuda":
             from .backends.tensorrt import TensorRTBackend, tensorrt_problem
 
             problem = tensorrt_problem()
             if problem is None:
-                graph_factory = lambda residual, wire: self._graph(residual, compute_dtype, wire)  # noqa: E731
+                def graph_factory(residual: ResidualFn, wire: torch.dtype) -> FrameGraph:
+                    return self._graph(residual, compute_dtype, wire)
+
                 return TensorRTBackend(self._residual, self.scale, self._device, key, graph_factory, fast)
             if backend == "tensorrt":
                 raise EngineError(problem)
@@ -197,8 +200,7 @@ class Engine:
     @property
     def notes(self) -> list[str]:
         """Why the engine runs differently from what was asked (fallbacks), for the CLI to show."""
-        runners = [self._runner, getattr(self._runner, "fallback", None)]
-        return self._notes + [r.note for r in runners if r is not None and r.note]
+        return self._notes + self._runner.notes()
 
     def describe(self) -> str:
         return f"{self.backend} on {self.device}, {self.precision}, batch {self.batch}"

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from repsr_video.backends import compiled
+from repsr_video.backends import Backend, compiled
+from repsr_video.backends.eager import EagerBackend
 from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
 from repsr_video.errors import EngineError
 from repsr_video.network import SRNet
@@ -184,6 +185,46 @@ def test_auto_on_cpu_never_picks_tensorrt():
     engine = create_engine_for_network(tiny_net(), EngineSettings(device="cpu"))
     assert engine.backend in ("compile", "eager")
     assert engine.batch >= 1
+
+
+@pytest.mark.parametrize("backend", ["eager", "compile", "auto"])
+def test_the_engine_runs_a_declared_backend(backend):
+    engine = create_engine_for_network(tiny_net(), EngineSettings(device="cpu", backend=backend))
+    runner = engine._runner
+    assert isinstance(runner, Backend)
+    assert runner.name in (("eager",) if backend == "eager" else ("eager", "compile"))
+    assert all(isinstance(note, str) and note for note in runner.notes())
+
+
+def test_the_backend_protocol_is_checked_not_assumed():
+    class NoNotes:  # what a backend without a way to report its fallback looks like
+        name, note = "x", ""
+
+        def current_name(self):
+            return self.name
+
+        def __call__(self, raw):
+            return raw, torch.tensor(True)
+
+    assert not isinstance(NoNotes(), Backend)
+
+
+def test_a_failed_compile_reports_through_its_own_notes_and_names_eager(monkeypatch):
+    def broken_compile(module, **kwargs):
+        def run(*args):
+            raise RuntimeError("C++ compile error (test)")
+
+        return run
+
+    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    eager = EagerBackend(create_engine_for_network(tiny_net(), CPU_EAGER, precision="fp32")._runner.graphs)
+    backend = compiled.CompiledBackend(eager, torch.device("cpu"))
+    assert isinstance(backend, Backend) and backend.notes() == [] and backend.current_name() == "compile"
+    backend(torch.from_numpy(random_frames(1, 6, 6)))
+    assert backend.current_name() == "eager"
+    (note,) = backend.notes()
+    assert "torch.compile failed" in note and "C++ compile error" in note
 
 
 def test_compile_falls_back_to_eager_when_the_toolchain_is_missing(monkeypatch):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from repsr_video.backends import Backend
 from repsr_video.backends.tensorrt import engine_path, tensorrt_problem
 from repsr_video.engine import EngineSettings, create_engine_for_network
 from repsr_video.errors import EngineError
@@ -93,13 +94,19 @@ def fake_trt(monkeypatch, tmp_path):
     return install
 
 
+def _eager(net):
+    from repsr_video.backends.eager import EagerBackend
+
+    return EagerBackend(create_engine_for_network(net, CPU_EAGER, precision="fp32")._runner.graphs)
+
+
 def _trt_backend(net, fallback=None):
     from repsr_video.backends.graph import FrameGraph, Residual
     from repsr_video.backends.tensorrt import TensorRTBackend
 
     residual = Residual(copy.deepcopy(net)).eval().half()
     factory = lambda r, wire: FrameGraph(r, net.scale, torch.half, wire, 255.0 if wire == torch.uint8 else 65535.0)  # noqa: E731
-    return TensorRTBackend(residual, net.scale, torch.device("cpu"), "ab" * 32, factory, fallback)
+    return TensorRTBackend(residual, net.scale, torch.device("cpu"), "ab" * 32, factory, fallback or _eager(net))
 
 
 def test_tensorrt_builds_half_static_engines_and_reuses_them_from_disk(fake_trt, tmp_path):
@@ -126,13 +133,35 @@ def test_tensorrt_builds_half_static_engines_and_reuses_them_from_disk(fake_trt,
 
 
 def test_tensorrt_build_failure_falls_back_and_records_why(fake_trt):
-    from repsr_video.backends.eager import EagerBackend
-
     fake_trt(fail=True)
     net = tiny_net()
-    eager = EagerBackend(create_engine_for_network(net, CPU_EAGER, precision="fp32")._runner.graphs)
-    backend = _trt_backend(net, fallback=eager)
+    backend = _trt_backend(net)
+    assert isinstance(backend, Backend)
     frames = random_frames(1, 8, 8)
     out, _ = backend(torch.from_numpy(frames))
     assert backend.current_name() == "eager" and "aten.foo" in backend.note
+    assert max_diff(out.numpy(), reference_upscale(net, frames)) <= 1
+
+
+def test_notes_of_every_fallback_in_the_chain_surface(fake_trt, monkeypatch):
+    """TensorRT fails, then its torch.compile fallback fails: both reasons reach the engine's notes."""
+    from repsr_video.backends import compiled
+
+    def broken_compile(module, **kwargs):
+        def run(*args):
+            raise RuntimeError("Inductor gave up (test)")
+
+        return run
+
+    fake_trt(fail=True)
+    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    net = tiny_net()
+    backend = _trt_backend(net, fallback=compiled.CompiledBackend(_eager(net), torch.device("cpu")))
+    frames = random_frames(1, 8, 8)
+    out, _ = backend(torch.from_numpy(frames))
+    assert backend.current_name() == "eager"
+    trt_note, compile_note = backend.notes()
+    assert "TensorRT build failed, using compile" in trt_note and "aten.foo" in trt_note
+    assert "torch.compile failed" in compile_note and "Inductor gave up" in compile_note
     assert max_diff(out.numpy(), reference_upscale(net, frames)) <= 1

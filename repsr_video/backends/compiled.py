@@ -82,7 +82,10 @@ class CompiledBackend:
         self._ready: set[tuple] = set()
 
     def current_name(self) -> str:
-        return "eager" if self.failed else self.name
+        return self.eager.current_name() if self.failed else self.name
+
+    def notes(self) -> list[str]:
+        return ([self.note] if self.note else []) + self.eager.notes()
 
     def _compile(self, dtype: torch.dtype):
         if dtype not in self._compiled:

@@ -8,6 +8,8 @@ from .graph import FrameGraph
 
 
 class EagerBackend:
+    """Satisfies `Backend`; never falls back, so its note stays empty."""
+
     name = "eager"
 
     def __init__(self, graphs: dict[torch.dtype, FrameGraph]) -> None:
@@ -16,6 +18,9 @@ class EagerBackend:
 
     def current_name(self) -> str:
         return self.name
+
+    def notes(self) -> list[str]:
+        return [self.note] if self.note else []
 
     def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.inference_mode():

@@ -53,6 +53,9 @@ def to_wire(image: torch.Tensor, wire_dtype: torch.dtype, full_scale: float) -> 
     return levels.to(wire_dtype).contiguous()
 
 
+ResidualFn = Callable[[torch.Tensor], torch.Tensor]
+
+
 class FrameGraph(nn.Module):
     """raw frames -> (upscaled raw frames, all_finite flag).
 
@@ -64,7 +67,7 @@ class FrameGraph(nn.Module):
 
     def __init__(
         self,
-        residual: Callable[[torch.Tensor], torch.Tensor],
+        residual: ResidualFn,
         scale: int,
         compute_dtype: torch.dtype,
         wire_dtype: torch.dtype,
@@ -83,3 +86,7 @@ class FrameGraph(nn.Module):
         finite = torch.isfinite(residual).all()
         image = residual + F.interpolate(x, scale_factor=self.scale, mode="nearest")
         return to_wire(image, self.wire_dtype, self.full_scale), finite
+
+
+# Builds the FrameGraph around a residual callable for one wire dtype (the engine fixes the rest).
+GraphFactory = Callable[[ResidualFn, torch.dtype], FrameGraph]

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from ..errors import EngineError
-from .graph import FrameGraph
+from .base import Backend
+from .graph import FrameGraph, GraphFactory
 
 
 def tensorrt_problem() -> str | None:
@@ -122,7 +123,13 @@ class TensorRTBackend:
     name = "tensorrt"
 
     def __init__(
-        self, residual_half: nn.Module, scale: int, device: torch.device, model_key: str, graph_factory, fallback
+        self,
+        residual_half: nn.Module,
+        scale: int,
+        device: torch.device,
+        model_key: str,
+        graph_factory: GraphFactory,
+        fallback: Backend,
     ) -> None:
         problem = tensorrt_problem()
         if problem:
@@ -131,7 +138,7 @@ class TensorRTBackend:
         self.scale = scale
         self.device = device
         self.model_key = model_key
-        self.graph_factory: Callable[[Callable, torch.dtype], FrameGraph] = graph_factory
+        self.graph_factory = graph_factory
         self.fallback = fallback  # runs everything once a build fails (backend "auto" must still work)
         self.failed = False
         self.note = ""
@@ -155,6 +162,9 @@ class TensorRTBackend:
 
     def current_name(self) -> str:
         return self.fallback.current_name() if self.failed else self.name
+
+    def notes(self) -> list[str]:
+        return ([self.note] if self.note else []) + self.fallback.notes()
 
     def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.failed:
