@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. With decode, encode and
 # other processes sharing few cores, spinning threads starved each other: M4C16 x2 at 176x144 on a
@@ -21,7 +22,6 @@ from rich.table import Table
 
 from repsr_video import __version__
 from repsr_video.errors import RepsrError
-from repsr_video.train.commands import eval_command, eval_parser, train_command, train_parser
 
 console = Console(stderr=True)
 
@@ -40,6 +40,17 @@ def _versions() -> str:
     except ImportError:
         trt = "absent"
     return f"repsr-video {__version__} (torch {torch.__version__}, av {av.__version__}, torch-tensorrt {trt})"
+
+
+class _VersionAction(argparse.Action):
+    """--version: probes torch, PyAV and torch-tensorrt only when asked (argparse's own action needs the text up front)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(_versions())
+        parser.exit()
 
 
 def _presets_parser(sub: argparse.ArgumentParser) -> None:
@@ -143,13 +154,31 @@ def _bench_command(args: argparse.Namespace) -> int:
 
 
 # --- subcommand registry ---------------------------------------------------------------------
-# Each entry: (help, add_arguments, run). The upscale command is the default when argv[0] is not one.
+# Each entry: (help, load), where load() returns (add_arguments, run). Only the subcommand being run
+# is loaded, so `repsr-video --help` and the upscaler never import the training package.
+# The upscale command is the default when argv[0] is not a subcommand.
 
-SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
-    "presets": ("list the installed presets", _presets_parser, _presets_command),
-    "train": ("train a RepSR preset on your images or clips", train_parser, train_command),
-    "eval": ("score a preset against bicubic on high-resolution images", eval_parser, eval_command),
-    "bench": ("measure decode, infer, encode and end-to-end speed on a clip", _bench_parser, _bench_command),
+AddArguments = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+
+
+def _train() -> tuple[AddArguments, Run]:
+    from repsr_video.train.commands import train_command, train_parser
+
+    return train_parser, train_command
+
+
+def _eval() -> tuple[AddArguments, Run]:
+    from repsr_video.train.commands import eval_command, eval_parser
+
+    return eval_parser, eval_command
+
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[], tuple[AddArguments, Run]]]] = {
+    "presets": ("list the installed presets", lambda: (_presets_parser, _presets_command)),
+    "train": ("train a RepSR preset on your images or clips", _train),
+    "eval": ("score a preset against bicubic on high-resolution images", _eval),
+    "bench": ("measure decode, infer, encode and end-to-end speed on a clip", lambda: (_bench_parser, _bench_command)),
 }
 
 
@@ -157,22 +186,25 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
-def _build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    main_parser = argparse.ArgumentParser(
+def _main_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
         prog="repsr-video",
         description="Upscale videos, images or whole folders with RepSR networks. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (see `repsr-video SUBCOMMAND --help`).",
     )
-    main_parser.add_argument("--version", action="version", version=_versions())
-    _add_upscale_arguments(main_parser)
-    _add_common(main_parser)
-    subparsers = {}
-    for name, (help_text, add_arguments, _run) in SUBCOMMANDS.items():
-        sub = argparse.ArgumentParser(prog=f"repsr-video {name}", description=help_text)
-        add_arguments(sub)
-        _add_common(sub)
-        subparsers[name] = sub
-    return main_parser, subparsers
+    parser.add_argument("--version", action=_VersionAction, help="show the versions of repsr-video, torch, av and torch-tensorrt")
+    _add_upscale_arguments(parser)
+    _add_common(parser)
+    return parser
+
+
+def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, Run]:
+    help_text, load = SUBCOMMANDS[name]
+    add_arguments, run = load()
+    parser = argparse.ArgumentParser(prog=f"repsr-video {name}", description=help_text)
+    add_arguments(parser)
+    _add_common(parser)
+    return parser, run
 
 
 def _add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
@@ -306,12 +338,12 @@ def _print_folder_table(results, folder) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    main_parser, subparsers = _build_parsers()
+    run: Run
     if argv and argv[0] in SUBCOMMANDS:
-        name = argv[0]
-        args = subparsers[name].parse_args(argv[1:])
-        run = SUBCOMMANDS[name][2]
+        parser, run = _subcommand_parser(argv[0])
+        args = parser.parse_args(argv[1:])
     else:
+        main_parser = _main_parser()
         args = main_parser.parse_args(argv)
         if args.input is None or args.output is None:
             main_parser.print_usage(sys.stderr)

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from repsr_video import cli
+
+# Runs main(argv) in a fresh interpreter, then prints (after a marker) the exit status and every module it loaded.
+_PROBE = """
+import sys
+from repsr_video import cli
+try:
+    status = cli.main(sys.argv[1:])
+except SystemExit as stop:
+    status = stop.code
+print("@@", status, *sorted(sys.modules))
+"""
+
+
+def _run_fresh(*argv: str) -> tuple[str, int, set[str]]:
+    """(output before the marker, exit status, names of the modules loaded) of cli.main(argv) in a new process."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True)
+    out, _, probe = done.stdout.rpartition("@@ ")
+    status, *modules = probe.split()
+    return out, int(status), set(modules)
 
 
 def test_version(capsys):
@@ -15,6 +36,24 @@ def test_version(capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("repsr-video ") and "torch " in out and "av " in out and "torch-tensorrt " in out
+
+
+def test_help_does_not_import_torch_and_version_probes_it():
+    out, status, loaded = _run_fresh("--help")
+    assert status == 0 and "usage: repsr-video" in out and "--version" in out
+    assert not loaded & {"torch", "av", "numpy", "repsr_video.train"}, "repsr-video --help imported the heavy runtime"
+    out, status, loaded = _run_fresh("--version")
+    import av
+    import torch
+
+    assert status == 0 and f"torch {torch.__version__}" in out and f"av {av.__version__}" in out and "torch-tensorrt " in out
+    assert "torch" in loaded
+
+
+def test_subcommand_help_loads_only_its_own_module():
+    out, status, loaded = _run_fresh("presets", "--help")
+    assert status == 0 and "usage: repsr-video presets" in out and "--json" in out
+    assert not loaded & {"torch", "repsr_video.train"}
 
 
 def test_presets_lists_user_preset(tiny_preset, monkeypatch, capsys):
