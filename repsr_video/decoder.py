@@ -4,9 +4,7 @@ One demux pass reads every stream: the video stream is decoded (threaded) and co
 colour matrix and range read from the input; packets of audio, subtitle and other streams are handed on
 untouched, in demux order, so the encoder can copy them. Nothing is held beyond the current batch.
 
-Colour policy for untagged input: matrix BT.709 when the frame is HD (width >= 1280 or height >= 720),
-otherwise BT.601; range limited, except full for the yuvj* formats. The encoder tags the output with the
-matrix and range that were used, so players do not re-guess from the (larger) output size.
+The colour matrix and range (and the policy for untagged input) come from repsr_video.colour.
 
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
@@ -23,55 +21,12 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace
 
+from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
 from repsr_video.errors import InputError
-from repsr_video.frames import ColorInfo, DecodeReport, FrameBatch, PacketGroup, VideoInfo
+from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
 
-# AVColorSpace -> the swscale matrix that implements it.
-_SWS_MATRIX = {
-    1: Colorspace.ITU709,
-    4: Colorspace.FCC,
-    5: Colorspace.ITU601,  # BT470BG
-    6: Colorspace.ITU601,  # SMPTE170M
-    7: Colorspace.SMPTE240M,
-    9: Colorspace.BT2020,  # BT2020 NCL
-    10: Colorspace.BT2020,  # BT2020 CL (swscale has only the NCL matrix)
-}
-AVCOL_SPC_RGB, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_UNSPECIFIED = 0, 1, 6, 2
-AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 1, 2
 _PACKETS_PER_GROUP = 64  # copied packets are forwarded in groups of at most this many
-
-
-def sws_matrix(matrix: int) -> Colorspace:
-    """The swscale matrix for an AVColorSpace value (BT.709 for ones swscale lacks, e.g. YCgCo)."""
-    return _SWS_MATRIX.get(matrix, Colorspace.ITU709)
-
-
-def sws_range(color_range: int) -> ColorRange:
-    return ColorRange.JPEG if color_range == AVCOL_RANGE_JPEG else ColorRange.MPEG
-
-
-def is_rgb_format(pix_fmt: str) -> bool:
-    return av.VideoFormat(pix_fmt).is_rgb or pix_fmt.startswith(("gbr", "rgb", "bgr"))
-
-
-def bit_depth(pix_fmt: str) -> int:
-    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
-
-
-def resolve_color(pix_fmt: str, width: int, height: int, matrix: int, color_range: int, primaries: int, trc: int) -> ColorInfo:
-    """Apply the policy for untagged input (see the module docstring) and return what to use."""
-    if is_rgb_format(pix_fmt):
-        return ColorInfo(AVCOL_SPC_RGB, AVCOL_RANGE_JPEG, primaries, trc)
-    guessed = False
-    if matrix not in _SWS_MATRIX:
-        matrix = AVCOL_SPC_BT709 if (width >= 1280 or height >= 720) else AVCOL_SPC_SMPTE170M
-        guessed = True
-    if color_range not in (AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG):
-        color_range = AVCOL_RANGE_JPEG if pix_fmt.startswith("yuvj") else AVCOL_RANGE_MPEG
-        guessed = True
-    return ColorInfo(matrix, color_range, primaries, trc, guessed)
 
 
 def _describe(error: BaseException) -> str:
@@ -127,11 +82,8 @@ class VideoDecoder:
             self._items = self._demux_decode()
             first = self._peek_first_frame()
             self.info = self._read_info(first)
-            self._src_color = {} if self.info.color.matrix == AVCOL_SPC_RGB else {
-                "src_colorspace": sws_matrix(self.info.color.matrix),
-                "src_color_range": sws_range(self.info.color.range),
-            }
-            self.rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
+            self._src_color = conversion_args(self.info.color, "src")
+            self.rgb_format = rgb_format(self.info.high_bit_depth)
         except BaseException:
             self.container.close()
             raise

@@ -18,7 +18,8 @@ from pathlib import Path
 import av
 import av.error
 
-from repsr_video.decoder import VideoDecoder, sws_matrix, sws_range
+from repsr_video.colour import conversion_args, rgb_format
+from repsr_video.decoder import VideoDecoder
 from repsr_video.encoder import check_copyable
 from repsr_video.errors import OutputError
 from repsr_video.frames import FrameBatch, PacketGroup
@@ -116,8 +117,8 @@ class FFmpegEncoder:
                       "color_primaries": plan.color.primaries, "color_trc": plan.color.trc}
         for key, value in self._tags.items():  # ffmpeg takes the frames' tags over its own options
             setattr(self.stream.codec_context, key, value)
-        self._rgb_format = "rgb48le" if info.high_bit_depth else "rgb24"
-        self._dst_color = {} if plan.rgb_output else {"dst_colorspace": sws_matrix(plan.color.matrix), "dst_color_range": sws_range(plan.color.range)}
+        self._rgb_format = rgb_format(info.high_bit_depth)
+        self._dst_color = conversion_args(plan.color, "dst")
         self.frames = 0
 
     def _read_errors(self) -> None:

@@ -16,7 +16,7 @@ class ColorInfo:
     """Colour description of a video, as FFmpeg AVCOL_* integers (what codec contexts and frames carry).
 
     `matrix` and `range` are what the YUV<->RGB conversion uses; `guessed` says the input was untagged
-    and the matrix/range came from the size policy in `decoder.resolve_color`.
+    and the matrix/range came from the size policy in `colour.resolve_color`.
     """
 
     matrix: int  # AVColorSpace (1 BT.709, 5/6 BT.601, 9 BT.2020 NCL, 0 RGB, 2 unspecified)

@@ -21,7 +21,7 @@ import av
 import av.error
 from av.codec.codec import UnknownCodecError
 
-from repsr_video.decoder import AVCOL_RANGE_JPEG, AVCOL_SPC_RGB, is_rgb_format
+from repsr_video.colour import is_rgb_format, output_color
 from repsr_video.errors import OutputError
 from repsr_video.frames import ColorInfo, VideoInfo
 
@@ -174,16 +174,6 @@ def _encoder_codec(name: str, path: Path) -> av.Codec:
     if codec.type != "video":
         raise OutputError(f"{path}: {name} is a {codec.type} encoder, not a video encoder")
     return codec
-
-
-def output_color(info: VideoInfo, rgb_output: bool) -> ColorInfo:
-    if rgb_output:
-        return ColorInfo(AVCOL_SPC_RGB, AVCOL_RANGE_JPEG, info.color.primaries, info.color.trc)
-    if info.color.matrix == AVCOL_SPC_RGB:  # RGB input into YUV output: a standard matrix for the size
-        from repsr_video.decoder import resolve_color
-
-        return resolve_color("yuv444p", info.width * 2, info.height * 2, 2, 0, info.color.primaries, info.color.trc)
-    return info.color
 
 
 def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeSettings) -> OutputPlan:

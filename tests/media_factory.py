@@ -88,7 +88,7 @@ def make_video(
             frame = av.VideoFrame.from_ndarray(img, format="rgb48le" if high else "rgb24")
             kwargs = {}
             if color:
-                from repsr_video.decoder import sws_matrix, sws_range
+                from repsr_video.colour import sws_matrix, sws_range
 
                 kwargs = {"dst_colorspace": sws_matrix(color[0]), "dst_color_range": sws_range(color[1])}
             frame = frame.reformat(format=pix_fmt, **kwargs)

@@ -15,7 +15,8 @@ from media_factory import (
     make_zero_frame_video,
     truncate,
 )
-from repsr_video.decoder import VideoDecoder, resolve_color
+from repsr_video.colour import resolve_color
+from repsr_video.decoder import VideoDecoder
 from repsr_video.errors import InputError
 from repsr_video.frames import FrameBatch, PacketGroup
 

@@ -52,6 +52,19 @@ def test_odd_output_size(tmp_path):
         plan(tmp_path, info=odd, scale=3, pix_fmt="yuv420p")
 
 
+def test_the_plan_converts_with_a_matrix_exactly_when_the_codec_takes_yuv(tmp_path):
+    from repsr_video.colour import conversion_args
+
+    yuv = plan(tmp_path, "out.mkv")
+    assert not yuv.rgb_output and conversion_args(yuv.color, "dst") == {
+        "dst_colorspace": av.video.reformatter.Colorspace.ITU601, "dst_color_range": av.video.reformatter.ColorRange.MPEG}
+    rgb = plan(tmp_path, "out.mkv", codec="ffv1", pix_fmt="bgr0")
+    assert rgb.rgb_output and rgb.color.matrix == 0 and conversion_args(rgb.color, "dst") == {}
+    # RGB input into a YUV codec: a standard matrix for the upscaled size, never "RGB".
+    from_rgb = plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="gbrp", color=ColorInfo(0, 2, 2, 2), width=640, height=360))
+    assert not from_rgb.rgb_output and (from_rgb.color.matrix, from_rgb.color.range) == (1, 1)
+
+
 def test_user_choices(tmp_path):
     p = plan(tmp_path, "out.mkv", codec="hevc", crf=24, preset="ultrafast", pix_fmt="yuv444p")
     assert (p.codec, p.pix_fmt, p.options) == ("libx265", "yuv444p", {"crf": "24", "preset": "ultrafast"})
