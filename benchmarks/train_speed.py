@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from repsr_video.train.blocks import set_bn_frozen
+from repsr_video.train.commands import add_setting
 from repsr_video.train.loop import build_model
 from repsr_video.train.settings import TrainSettings
 
@@ -34,8 +35,8 @@ VARIANTS = [  # (label, TrainSettings overrides, BN frozen)
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size", default="M4C16")
-    parser.add_argument("--scale", type=int, default=2)
+    add_setting(parser, "size")
+    add_setting(parser, "scale", default=2)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=40)

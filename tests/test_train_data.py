@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from repsr_video.errors import InputError
-from repsr_video.train.data import DataSummary, downscale, load_pictures, make_picture, sample_video_frames, split_validation
+from repsr_video.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from repsr_video.train.data import DataSummary, downscale, find_media, load_pictures, make_picture, sample_video_frames, split_validation
 from repsr_video.train.patches import PatchBatches, batch_loader, flip, oriented
 from repsr_video.train.degrade import codec_round_trip, degrade_video_batch
 
@@ -60,6 +61,16 @@ def test_folder_of_images_and_clips(tmp_path):
         assert p.lr.shape == (p.hr.shape[0] // 2, p.hr.shape[1] // 2, 3)
         # LR is PIL's antialiased bicubic downscale of the HR picture
         assert np.array_equal(p.lr, np.asarray(Image.fromarray(p.hr).resize(p.lr.shape[1::-1], Image.BICUBIC)))
+
+
+def test_training_finds_every_suffix_the_upscaler_reads(tmp_path):
+    """.ogg and .3gp clips (and upper-case names) count as media in a training folder, as they do for upscaling."""
+    names = sorted(f"a{s}" for s in IMAGE_SUFFIXES | VIDEO_SUFFIXES) + ["clip.OGG", "phone.3gp", "notes.txt", "x.srt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    found = [p.name for p in find_media([tmp_path])]
+    assert found == sorted(n for n in names if n not in ("notes.txt", "x.srt"))
+    assert "a.ogg" in found and "phone.3gp" in found
 
 
 def test_unusable_inputs_are_one_line_errors_naming_the_path(tmp_path):

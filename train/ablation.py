@@ -23,9 +23,12 @@ from pathlib import Path
 
 import torch
 
+from .commands import add_setting, settings_from_args
 from .data import DataSummary
 from .loop import prepare_data, train
-from .settings import TrainSettings
+
+# The ablation's own defaults (short runs on JPEG photos at x2); the rest are TrainSettings' defaults.
+ABLATION_DEFAULTS = {"scale": 2, "iterations": 1500, "prescale": 2.0}
 
 
 def variants(iters: int, plain_equal_time_iters: int | None) -> list[tuple[str, dict]]:
@@ -55,39 +58,35 @@ def table(rows: list[dict], scale: int, size: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m repsr_video.train.ablation", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", required=True)
-    parser.add_argument("--val", nargs="+", required=True, help="held-out high-resolution images")
-    parser.add_argument("--scale", type=int, default=2)
-    parser.add_argument("--size", default="M4C16")
-    parser.add_argument("--iters", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--patch", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--prescale", type=float, default=2.0)
+    add_setting(parser, "data")
+    add_setting(parser, "val", required=True, help="held-out high-resolution images")
+    for name in ("scale", "size", "iterations", "batch_size", "patch", "lr", "prescale"):
+        add_setting(parser, name, **({"default": ABLATION_DEFAULTS[name]} if name in ABLATION_DEFAULTS else {}))
     parser.add_argument("--plain-equal-time-iters", type=int, default=None,
                         help="also train the plain net for this many iterations (about a RepSR run's wall-clock time)")
-    parser.add_argument("--seed", type=int, default=0, help="data and init seed (the same for every variant)")
-    parser.add_argument("--out", default="runs/ablation")
+    add_setting(parser, "seed", help="data and init seed (the same for every variant)")
+    parser.add_argument("--out", dest="root", default="runs/ablation", metavar="DIR",
+                        help="results.json, ablation.md and one folder per variant")
     parser.add_argument("--only", nargs="*", default=None, help="run only these variants")
-    args = parser.parse_args(argv)
+    return parser
 
-    out = Path(args.out)
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = Path(args.root)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     rows: list[dict] = json.loads(results_path.read_text()) if results_path.exists() else []
     done = {r["variant"] for r in rows}
-    base = TrainSettings(data=tuple(args.data), val=tuple(args.val), scale=args.scale, name="ablation", size=args.size,
-                         iterations=args.iters, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
-                         prescale=args.prescale, seed=args.seed, val_every=max(1, args.iters // 10),
-                         checkpoint_every=10**9)
+    base = settings_from_args(args, name="ablation", val_every=max(1, args.iterations // 10), checkpoint_every=10**9)
     summary = DataSummary()
     t0 = time.perf_counter()
     train_pictures, val_pictures = prepare_data(base, summary)
     print(f"data: {len(train_pictures)} training pictures ({summary.train_megapixels:.1f} MP), "
           f"{len(val_pictures)} held-out images, decoded in {time.perf_counter() - t0:.0f} s", flush=True)
-    for name, overrides in variants(args.iters, args.plain_equal_time_iters):
+    for name, overrides in variants(args.iterations, args.plain_equal_time_iters):
         if name in done or (args.only and name not in args.only):
             continue
         settings = dataclasses.replace(base, name=name, out=str(out / name), **overrides)

@@ -11,7 +11,7 @@ Merge algebra (exact for 3x3 -> BN -> 1x1, zero padding needs no border fix):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrizations
 
 Norm = Literal["bn", "wn", "none"]
-NORMS: tuple[Norm, ...] = ("bn", "wn", "none")
+NORMS: tuple[Norm, ...] = get_args(Norm)
 
 
 @runtime_checkable

@@ -7,42 +7,70 @@ upscaler starts without it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import types
+import typing
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from repsr_video.train.settings import TrainSettings
+
 console = Console(stderr=True)
 
 
+def add_setting(parser: argparse.ArgumentParser, name: str, **overrides: Any) -> None:
+    """Add the `TrainSettings` field `name` as its flag: type, default, choices and help come from the field.
+
+    `overrides` replace what the field says (another default, help, required).
+    """
+    from repsr_video.train.settings import TrainSettings
+
+    field = next(f for f in dataclasses.fields(TrainSettings) if f.name == name)
+    hint = typing.get_type_hints(TrainSettings)[name]
+    meta = field.metadata
+    kwargs: dict[str, Any] = {"dest": name}
+    if hint is bool:
+        kwargs["action"] = "store_true"
+    else:
+        if typing.get_origin(hint) is tuple:
+            kwargs["nargs"] = "+"
+            hint = typing.get_args(hint)[0]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None
+            hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        choices = meta["choices"]
+        if typing.get_origin(hint) is typing.Literal:
+            choices = typing.get_args(hint)
+            hint = type(choices[0])
+        kwargs["type"] = hint
+        if choices is not None:
+            kwargs["choices"] = choices
+    if field.default is dataclasses.MISSING:
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = list(field.default) if isinstance(field.default, tuple) else field.default
+    kwargs |= {key: meta[key] for key in ("help", "metavar") if meta[key]}
+    if "default" in overrides:
+        kwargs.pop("required", None)
+    parser.add_argument(meta["flag"], **(kwargs | overrides))
+
+
+def settings_from_args(args: argparse.Namespace, **fixed: Any) -> TrainSettings:
+    """The `TrainSettings` of parsed arguments (those `add_setting` added), plus `fixed` values."""
+    from repsr_video.train.settings import TrainSettings
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings) if hasattr(args, f.name)}
+    return TrainSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in (given | fixed).items()})
+
+
 def train_parser(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--data", nargs="+", required=True, metavar="PATH", help="folders or files of images and/or videos")
-    sub.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
-    sub.add_argument("--name", required=True, help="preset name (letters, digits, . _ -)")
-    sub.add_argument("--size", default="M4C16", help="deploy size M<blocks>C<channels> (default M4C16)")
-    sub.add_argument("--expansion", type=int, default=2, help="width multiplier of the expand-and-squeeze paths (default 2)")
-    sub.add_argument("--norm", choices=("bn", "wn", "none"), default="bn", help="normalization in the paths (default bn)")
-    sub.add_argument("--plain", action="store_true", help="train the plain deploy net directly (no re-parameterization)")
-    sub.add_argument("--iters", type=int, default=20000, help="training iterations (default 20000)")
-    sub.add_argument("--batch-size", type=int, default=16, help="patches per iteration and process (default 16)")
-    sub.add_argument("--patch", type=int, default=None, help="HR patch side in pixels (default 48 x scale)")
-    sub.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate, cosine-decayed (default 5e-4)")
-    sub.add_argument("--freeze-bn-at", type=float, default=None, metavar="FRACTION",
-                     help="switch BN to population statistics after this fraction of the iterations (default 0.8; 1 = never)")
-    sub.add_argument("--degrade", choices=("bicubic", "video"), default="bicubic",
-                     help="bicubic: clean downscale; video: plus blur, noise and H.264/HEVC compression")
-    sub.add_argument("--prescale", type=float, default=1.0, metavar="FACTOR",
-                     help="downscale training pictures by FACTOR first (2 for JPEG photos, so JPEG noise is no target)")
-    sub.add_argument("--frames-per-clip", type=int, default=16, help="frames sampled over each video (default 16)")
-    sub.add_argument("--val", nargs="+", default=[], metavar="PATH", help="validation images (default: hold out part of --data)")
-    sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sub.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    sub.add_argument("--out", default=None, metavar="DIR", help="where the preset, checkpoint and report go (default runs/NAME)")
-    sub.add_argument("--workers", type=int, default=None, help="data worker processes (default 0 for bicubic, 2 for video)")
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--val-every", type=int, default=None, metavar="N", help="validate every N iterations (default iters/20)")
-    sub.add_argument("--checkpoint-every", type=int, default=None, metavar="N", help="checkpoint every N iterations (default iters/10)")
-    sub.add_argument("--description", default="", help="the preset's one-line description")
-    sub.add_argument("--default", action="store_true", help="mark the preset as the default for its scale")
+    from repsr_video.train.settings import TrainSettings
+
+    for field in dataclasses.fields(TrainSettings):
+        if "flag" in field.metadata:
+            add_setting(sub, field.name)
     sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -50,17 +78,8 @@ def train_command(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from repsr_video.train.loop import train
-    from repsr_video.train.settings import DEFAULT_FREEZE_BN_AT, TrainSettings
 
-    settings = TrainSettings(
-        data=tuple(args.data), scale=args.scale, name=args.name, size=args.size, expansion=args.expansion,
-        norm=args.norm, plain=args.plain, iterations=args.iters, batch_size=args.batch_size, patch=args.patch,
-        lr=args.lr, freeze_bn_at=DEFAULT_FREEZE_BN_AT if args.freeze_bn_at is None else args.freeze_bn_at,
-        degrade=args.degrade, val=tuple(args.val), device=args.device, resume=args.resume, out=args.out,
-        workers=args.workers, seed=args.seed, val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-        default=args.default, prescale=args.prescale, frames_per_clip=args.frames_per_clip,
-        description=args.description,
-    )
+    settings = settings_from_args(args)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet,
@@ -104,8 +123,12 @@ def eval_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
     sub.add_argument("--compare", default=None, metavar="OUT.png",
                      help="write a side-by-side crop (bicubic | preset | original) of the first image")
-    sub.add_argument("--degrade", choices=("bicubic", "video"), default="bicubic",
-                     help="video: the low-resolution input is also H.264-compressed (CRF 28, 4:2:0), for both bicubic and the preset")
+    from repsr_video.train.data import DEGRADES
+    from repsr_video.train.evaluate import EVAL_CODEC_CRF, EVAL_DEGRADE
+
+    sub.add_argument("--degrade", choices=DEGRADES, default=EVAL_DEGRADE,
+                     help=f"video: the low-resolution input is also H.264-compressed (CRF {EVAL_CODEC_CRF}, 4:2:0), "
+                     "for both bicubic and the preset")
 
 
 def eval_command(args: argparse.Namespace) -> int:

@@ -11,20 +11,16 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from PIL import Image
 
 from repsr_video.errors import InputError
+from repsr_video.media import is_image, is_video
 
 Degrade = Literal["bicubic", "video"]
-DEGRADES: tuple[Degrade, ...] = ("bicubic", "video")
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".ogv", ".flv", ".wmv", ".y4m"}
-)
+DEGRADES: tuple[Degrade, ...] = get_args(Degrade)
 
 
 @dataclass(frozen=True)
@@ -73,10 +69,10 @@ class DataSummary:
 
 
 def media_kind(path: Path) -> Literal["image", "video"] | None:
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
+    """By suffix, with the lists the upscaler uses (repsr_video.media)."""
+    if is_image(path):
         return "image"
-    if suffix in VIDEO_SUFFIXES:
+    if is_video(path):
         return "video"
     return None
 

@@ -19,7 +19,7 @@ from repsr_video.errors import InputError, OutputError
 from repsr_video.output import atomic_write
 from repsr_video.preset import Quality
 
-from .data import Picture, bicubic_upscale, busiest_window, find_media, make_picture, media_kind, read_image
+from .data import Degrade, Picture, bicubic_upscale, busiest_window, find_media, make_picture, media_kind, read_image
 from .metrics import psnr_y, ssim_y
 
 
@@ -122,6 +122,7 @@ def evaluate_pictures(net: nn.Module, pictures: Sequence[Picture], scale: int, *
 
 
 EVAL_CODEC_CRF = 28  # "--degrade video": a typical streaming quality
+EVAL_DEGRADE: Degrade = "bicubic"  # `repsr-video eval`'s default: clean bicubic downscales
 
 
 def compressed(picture: Picture) -> Picture:
@@ -136,7 +137,7 @@ def compressed(picture: Picture) -> Picture:
     return replace(picture, lr=codec_round_trip(picture.lr, "libx264", "h264", EVAL_CODEC_CRF), lr_t=None)
 
 
-def load_eval_pictures(paths: Sequence[Path | str], scale: int, degrade: str = "bicubic") -> list[Picture]:
+def load_eval_pictures(paths: Sequence[Path | str], scale: int, degrade: Degrade = EVAL_DEGRADE) -> list[Picture]:
     """High-resolution images to score (images only; video clips are not ground truth here).
 
     degrade="video" compresses each LR input (see `compressed`); bicubic then upscales the same input.
@@ -157,7 +158,7 @@ def load_eval_pictures(paths: Sequence[Path | str], scale: int, degrade: str = "
     return pictures
 
 
-def evaluate_preset(preset_name: str, paths: Sequence[Path | str], degrade: str = "bicubic") -> tuple[Evaluation, nn.Module, list[Picture]]:
+def evaluate_preset(preset_name: str, paths: Sequence[Path | str], degrade: Degrade = EVAL_DEGRADE) -> tuple[Evaluation, nn.Module, list[Picture]]:
     from repsr_video.preset import load_preset
 
     preset = load_preset(preset_name)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repsr_video.engine import DeviceName, resolve_device
 from repsr_video.errors import InputError
 from repsr_video.network import SRNet, parse_size
 
@@ -85,13 +86,12 @@ def _init_distributed(device: torch.device) -> _Dist:
     return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _pick_device(choice: str) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise TrainError("--device cuda asked for, but torch sees no CUDA GPU here")
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        return torch.device("cuda", local)
-    return torch.device("cpu")
+def _pick_device(choice: DeviceName) -> torch.device:
+    """The runtime's device choice; under torchrun each process takes the GPU of its local rank."""
+    device = resolve_device(choice)
+    if device.type == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
 
 
 def build_model(settings: TrainSettings) -> SRNet:
@@ -214,8 +214,8 @@ def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop, *,
                            length=settings.iterations * dist_info.world, degrade=settings.degrade)
     if history.bicubic_psnr is None and dist_info.main:
         history.bicubic_psnr = _bicubic_psnr(val_crops, settings.scale)
-    val_every = settings.val_every or max(1, settings.iterations // 20)
-    checkpoint_every = settings.checkpoint_every or max(1, settings.iterations // 10)
+    val_every = settings.val_interval
+    checkpoint_every = settings.checkpoint_interval
     emit(Event("start", iteration=start, total=settings.iterations, bicubic_psnr=history.bicubic_psnr,
                message=f"{len(train_pictures)} training pictures, {len(val_pictures)} validation"))
 

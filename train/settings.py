@@ -1,19 +1,29 @@
-"""What a training run is asked to do: `repsr-video train`'s settings, validated, and how to replay them."""
+"""What a training run is asked to do: `repsr-video train`'s settings, validated, and how to replay them.
+
+`TrainSettings` is the one table of training options: each field carries its default, and its
+metadata the command-line flag and help (train/commands.py and train/ablation.py build their
+argument parsers from it, `command()` replays it). Allowed values come from one tuple each:
+`SCALES` (the runtime's), `NORMS`, `DEGRADES`, `DEVICES` (the runtime's device names).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, get_args
 
+from repsr_video.engine import DeviceName
 from repsr_video.errors import RepsrError
 from repsr_video.network import SCALES, parse_size
 
 from .blocks import NORMS, Norm
 from .data import DEGRADES, Degrade
 from .schedule import Schedule
+
+DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
 
 # Switch BN to population statistics after 80 % of the iterations. Measured (docs/ablation.md,
 # M4C16 x2, 1500 iterations, 8 held-out photos): frozen at 0.8 +1.320 dB over bicubic, at 0.5
@@ -22,50 +32,79 @@ from .schedule import Schedule
 # optimization most of the way, and 20 % of the run is enough for the affine parameters to adapt
 # to the fixed statistics.
 DEFAULT_FREEZE_BN_AT = 0.8
+LR_PATCH = 48  # default training patch side in LR pixels (HR: 48 x scale)
+VALIDATIONS_PER_RUN = 20  # default --val-every: iterations / 20
+CHECKPOINTS_PER_RUN = 10  # default --checkpoint-every: iterations / 10
+
+# The settings that make up a recipe, in the order `command()` writes them after --data, --scale
+# and --name. The rest (device, resume, out, workers, val_every, checkpoint_every) choose how and
+# where a run goes, not what it trains.
+REPLAYED = ("plain", "size", "expansion", "norm", "iterations", "batch_size", "patch", "lr", "freeze_bn_at",
+            "degrade", "seed", "prescale", "frames_per_clip", "description", "val", "default")
+# What a checkpoint must agree on to be resumed (besides the HR patch side); anything else may change.
+IDENTITY = ("scale", "size", "expansion", "norm", "plain", "iterations", "batch_size", "lr", "freeze_bn_at",
+            "degrade", "seed", "prescale", "frames_per_clip", "data", "val")
 
 
 class TrainError(RepsrError):
     """Training cannot go on (bad settings, a checkpoint that does not fit, a failed merge check)."""
 
 
+def option(default: Any = dataclasses.MISSING, *, flag: str, help: str = "", metavar: str | None = None,
+           choices: tuple[Any, ...] | None = None) -> Any:
+    """A field with its command-line flag; `help` may use argparse's %(default)s."""
+    metadata = {"flag": flag, "help": help, "metavar": metavar, "choices": choices}
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
-    data: tuple[str, ...]
-    scale: int
-    name: str
-    size: str = "M4C16"
-    expansion: int = 2
-    norm: Norm = "bn"
-    plain: bool = False  # train the deploy net directly (the ablation's baseline)
-    iterations: int = 20000
-    batch_size: int = 16
-    patch: int | None = None  # HR patch side; default 48 LR pixels x scale
-    lr: float = 5e-4
-    freeze_bn_at: float | None = DEFAULT_FREEZE_BN_AT  # fraction of iterations; None or >= 1: never
-    degrade: Degrade = "bicubic"
-    val: tuple[str, ...] = ()
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    resume: bool = False
-    out: str | None = None  # default runs/<name>
-    workers: int | None = None  # default: 0 for bicubic (slicing is cheaper than IPC), 1 for video
-    seed: int = 0
-    val_every: int | None = None  # default iterations / 20
-    checkpoint_every: int | None = None  # default iterations / 10
-    default: bool = False
-    prescale: float = 1.0  # downscale training pictures first (JPEG photos: 2)
-    frames_per_clip: int = 16
-    val_crop: int = 256  # periodic validation on central crops of this size (the final eval: whole images)
-    description: str = ""
+    data: tuple[str, ...] = option(flag="--data", metavar="PATH", help="folders or files of images and/or videos")
+    scale: int = option(flag="--scale", choices=SCALES)
+    name: str = option(flag="--name", help="preset name (letters, digits, . _ -)")
+    size: str = option("M4C16", flag="--size", help="deploy size M<blocks>C<channels> (default %(default)s)")
+    expansion: int = option(2, flag="--expansion",
+                            help="width multiplier of the expand-and-squeeze paths (default %(default)s)")
+    norm: Norm = option("bn", flag="--norm", help="normalization in the paths (default %(default)s)")
+    plain: bool = option(False, flag="--plain",
+                         help="train the plain deploy net directly (no re-parameterization)")
+    iterations: int = option(20000, flag="--iters", metavar="N", help="training iterations (default %(default)s)")
+    batch_size: int = option(16, flag="--batch-size", help="patches per iteration and process (default %(default)s)")
+    patch: int | None = option(None, flag="--patch", help=f"HR patch side in pixels (default {LR_PATCH} x scale)")
+    lr: float = option(5e-4, flag="--lr", help="initial Adam learning rate, cosine-decayed (default %(default)s)")
+    freeze_bn_at: float | None = option(
+        DEFAULT_FREEZE_BN_AT, flag="--freeze-bn-at", metavar="FRACTION",
+        help="switch BN to population statistics after this fraction of the iterations (default %(default)s; 1 = never)")
+    degrade: Degrade = option("bicubic", flag="--degrade",
+                              help="bicubic: clean downscale; video: plus blur, noise and H.264/HEVC compression")
+    prescale: float = option(1.0, flag="--prescale", metavar="FACTOR",
+                             help="downscale training pictures by FACTOR first (2 for JPEG photos, so JPEG noise is no target)")
+    frames_per_clip: int = option(16, flag="--frames-per-clip", help="frames sampled over each video (default %(default)s)")
+    val: tuple[str, ...] = option((), flag="--val", metavar="PATH",
+                                  help="validation images (default: hold out part of --data)")
+    device: DeviceName = option("auto", flag="--device")
+    resume: bool = option(False, flag="--resume", help="continue from the run's checkpoint")
+    out: str | None = option(None, flag="--out", metavar="DIR",
+                             help="where the preset, checkpoint and report go (default runs/NAME)")
+    workers: int | None = option(None, flag="--workers",
+                                 help="data worker processes (default 0 for bicubic, 2 for video)")
+    seed: int = option(0, flag="--seed")
+    val_every: int | None = option(None, flag="--val-every", metavar="N",
+                                   help=f"validate every N iterations (default iters/{VALIDATIONS_PER_RUN})")
+    checkpoint_every: int | None = option(None, flag="--checkpoint-every", metavar="N",
+                                          help=f"checkpoint every N iterations (default iters/{CHECKPOINTS_PER_RUN})")
+    description: str = option("", flag="--description", help="the preset's one-line description")
+    default: bool = option(False, flag="--default", help="mark the preset as the default for its scale")
+    # Periodic validation on detail crops of this size (the final evaluation: whole images). No flag.
+    val_crop: int = 256
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise TrainError(f"scale {self.scale} is not supported; choose one of {SCALES}")
-        if self.norm not in NORMS:
-            raise TrainError(f"norm {self.norm!r} is not one of {', '.join(NORMS)}")
-        if self.degrade not in DEGRADES:
-            raise TrainError(f"degrade {self.degrade!r} is not one of {', '.join(DEGRADES)}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise TrainError(f"device {self.device!r} is not one of auto, cpu, cuda")
+        for key, allowed in (("norm", NORMS), ("degrade", DEGRADES), ("device", DEVICES)):
+            value = getattr(self, key)
+            if value not in allowed:
+                raise TrainError(f"{key} {value!r} is not one of {', '.join(allowed)}")
         parse_size(self.size)
         for label, value in (("iterations", self.iterations), ("batch size", self.batch_size), ("expansion", self.expansion)):
             if value < 1:
@@ -81,33 +120,36 @@ class TrainSettings:
 
     def command(self) -> str:
         """The `repsr-video train` command that reproduces these settings (recorded in the recipe)."""
-        import shlex
-
-        defaults = TrainSettings(data=self.data, scale=self.scale, name=self.name)
-        flags = {"size": "--size", "expansion": "--expansion", "norm": "--norm", "iterations": "--iters",
-                 "batch_size": "--batch-size", "patch": "--patch", "lr": "--lr", "freeze_bn_at": "--freeze-bn-at",
-                 "degrade": "--degrade", "seed": "--seed", "prescale": "--prescale",
-                 "frames_per_clip": "--frames-per-clip", "description": "--description"}
         words = ["repsr-video", "train", "--data", *self.data, "--scale", str(self.scale), "--name", self.name]
-        if self.plain:
-            words.append("--plain")
-        for key, flag in flags.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(self) if "flag" in f.metadata}
+        for key in REPLAYED:
             value = getattr(self, key)
-            if value != getattr(defaults, key):
-                words += [flag, "1" if value is None else f"{value:g}" if isinstance(value, float) else str(value)]
-        if self.val:
-            words += ["--val", *self.val]
-        if self.default:
-            words.append("--default")
+            if value == defaults[key]:
+                continue
+            if isinstance(value, bool):
+                words.append(flags[key])
+            elif isinstance(value, tuple):
+                words += [flags[key], *value]
+            else:
+                words += [flags[key], "1" if value is None else f"{value:g}" if isinstance(value, float) else str(value)]
         return shlex.join(words)
 
     @property
     def hr_patch(self) -> int:
-        return self.patch if self.patch is not None else 48 * self.scale
+        return self.patch if self.patch is not None else LR_PATCH * self.scale
 
     @property
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / self.name
+
+    @property
+    def val_interval(self) -> int:
+        return self.val_every or max(1, self.iterations // VALIDATIONS_PER_RUN)
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or max(1, self.iterations // CHECKPOINTS_PER_RUN)
 
     @property
     def schedule(self) -> Schedule:
@@ -116,8 +158,6 @@ class TrainSettings:
 
     def identity(self) -> dict[str, object]:
         """What a checkpoint must agree on to be resumed (anything else may change)."""
-        keys = ("scale", "size", "expansion", "norm", "plain", "iterations", "batch_size", "lr", "freeze_bn_at",
-                "degrade", "seed", "prescale", "frames_per_clip", "data", "val")
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items() if k in keys} | {
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items() if k in IDENTITY} | {
             "patch": self.hr_patch
         }
