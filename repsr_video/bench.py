@@ -254,17 +254,11 @@ def _cycle(batches: list[FrameBatch], frames: int) -> Iterator[FrameBatch]:
 
 def _encode_only(clip: Path, upscaled: list[FrameBatch], frames: int, scale: int, encode: EncodeSettings, out: Path) -> None:
     from .decoder import VideoDecoder
+    from .encoder import open_encoder
 
     with VideoDecoder(clip, copy_streams=False) as decoder:
         plan = plan_output(decoder.info, scale, out, encode)
-        if encode.encoder == "ffmpeg":
-            from .ffmpeg_encoder import FFmpegEncoder
-
-            encoder = FFmpegEncoder(decoder, plan, out)
-        else:
-            from .encoder import PyAVEncoder
-
-            encoder = PyAVEncoder(decoder, plan, out)
+        encoder = open_encoder(encode.encoder, decoder.source, plan, out)
         try:
             for item in _cycle(upscaled, frames):
                 encoder.write(item)

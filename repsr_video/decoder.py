@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -61,11 +62,29 @@ def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.
     raise InputError(f"{path}: has no video stream (found: {', '.join(kinds)})")
 
 
+@dataclass(frozen=True)
+class Source:
+    """What an encoder takes from the input besides the upscaled frames; fixed when the input opens.
+
+    `copied` is decided once, by the decoder's `copy_streams`: the decoder hands on the packets of
+    exactly these streams and the encoder writes exactly these, whether it muxes the packets itself
+    (PyAV) or has ffmpeg read them from `path` again.
+    """
+
+    path: Path
+    info: VideoInfo
+    video: av.video.stream.VideoStream  # its tags and disposition go to the output's video stream
+    copied: tuple[av.stream.Stream, ...]  # every other stream, or none
+    chapters: tuple[dict, ...]
+    metadata: dict[str, str]  # container tags
+
+
 class VideoDecoder:
     """Decode the video stream of `path` into FrameBatch items; other streams' packets come as PacketGroup.
 
     Opening reads up to the first frame, so `info` (size, colour, rotation) is known before any output
-    is created, and a file with no frame fails here. Use as a context manager.
+    is created, and a file with no frame fails here. `copy_streams` says whether the output copies the
+    other streams (all of them) or none; `source` is what the encoder needs. Use as a context manager.
     """
 
     def __init__(self, path: str | Path, *, copy_streams: bool = True) -> None:
@@ -74,7 +93,8 @@ class VideoDecoder:
         self.container = open_input(self.path)
         try:
             self.stream = pick_video_stream(self.container, self.path)
-            self.copied_streams = [s for s in self.container.streams if s is not self.stream] if copy_streams else []
+            others = (s for s in self.container.streams if s is not self.stream)
+            self.copied_streams: tuple[av.stream.Stream, ...] = tuple(others) if copy_streams else ()
             self.stream.thread_type = "AUTO"  # frame + slice threads; drained at the end
             self.time_base = Fraction(self.stream.time_base)
             self._last_pts: int | None = None
@@ -82,6 +102,8 @@ class VideoDecoder:
             self._items = self._demux_decode()
             first = self._peek_first_frame()
             self.info = self._read_info(first)
+            self.source = Source(self.path, self.info, self.stream, self.copied_streams,
+                                 tuple(self.container.chapters()), dict(self.container.metadata))
             self._src_color = conversion_args(self.info.color, "src")
             self.rgb_format = rgb_format(self.info.high_bit_depth)
         except BaseException:

@@ -1,138 +1,51 @@
-"""In-process PyAV encoder: encodes upscaled RGB batches and copies every other stream packet for packet.
+"""The encoder stage: one declared interface, two implementations, one factory.
 
-The video stream is created with the input's time base and each frame keeps its input pts, so variable
-frame rate survives. RGB->YUV is done here with the matrix and range of the plan (the encoder's own
-implicit conversion would use BT.601 regardless of the tags), and the same values are tagged on the
-codec context before the header is written. Rotation, sample aspect ratio, chapters, container and
-stream metadata and dispositions are carried over.
+    encoder = open_encoder("pyav", decoder.source, plan, temporary_path)
+    for item in items:            # FrameBatch (upscaled) and PacketGroup (copied streams), in order
+        encoder.write(item)
+    encoder.finish()              # or encoder.abort() on any error
+
+"pyav" (pyav_encoder.py) encodes and muxes in this process; "ffmpeg" (ffmpeg_encoder.py) pipes the
+frames to an ffmpeg process. Each lives in its own module because they share nothing but this
+interface and the output plan: the pipeline and the benchmark only ever see `Encoder`.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-import av
-import av.error
-
-from repsr_video.colour import conversion_args, rgb_format
-from repsr_video.decoder import VideoDecoder
+from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
+from repsr_video.ffmpeg_encoder import FFmpegEncoder
 from repsr_video.frames import FrameBatch, PacketGroup
-from repsr_video.output_plan import OutputPlan, supported_codecs
-
-# Tags the muxer writes itself, or that describe the old encoding of a re-encoded stream.
-_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
-_VIDEO_TAGS_SKIPPED = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_writing_app",
-                       "_statistics_writing_date_utc", "_statistics_tags", "vendor_id"}
+from repsr_video.output_plan import ENCODERS, EncoderKind, OutputPlan
+from repsr_video.pyav_encoder import PyAVEncoder
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error) or type(error).__name__
+@runtime_checkable
+class Encoder(Protocol):
+    """Writes one output file: the upscaled frames, and the streams `Source.copied` names."""
 
-
-def check_copyable(decoder: VideoDecoder, plan: OutputPlan) -> None:
-    """Refuse (rather than silently drop) a stream the output container cannot hold."""
-    accepted = supported_codecs(plan.container_format)
-    for stream in decoder.copied_streams:
-        name = stream.codec_context.name if stream.codec_context else getattr(stream, "codec_name", None) or stream.type
-        if stream.type == "attachment":
-            ok = plan.container_format == "matroska"
-        elif stream.type == "data":
-            ok = plan.container_format == "mov"
-        else:
-            ok = name in accepted
-        if not ok:
-            raise OutputError(
-                f"{plan.path}: the {plan.container_format} container cannot hold stream #{stream.index} "
-                f"({stream.type} {name}) of {decoder.path}; use .mkv, which holds all stream kinds"
-            )
-
-
-class PyAVEncoder:
-    """Write `plan.path` (in practice the temporary file) with the upscaled video and the copied streams."""
-
-    def __init__(self, decoder: VideoDecoder, plan: OutputPlan, path: Path) -> None:
-        self.plan = plan
-        self.path = path
-        info = decoder.info
-        check_copyable(decoder, plan)
-        try:
-            self.out = av.open(str(path), "w", format=plan.container_format)
-        except (av.error.FFmpegError, OSError) as error:
-            raise OutputError(f"{plan.path}: cannot be written ({_describe(error)})") from error
-        try:
-            self._add_video_stream(decoder, plan)
-            self.stream_map: dict[int, av.stream.Stream] = {}
-            for in_stream in decoder.copied_streams:
-                out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
-                if in_stream.codec_context is not None:  # templates with a codec context drop these
-                    out_stream.metadata.update(in_stream.metadata)
-                    out_stream.disposition = in_stream.disposition
-                self.stream_map[in_stream.index] = out_stream
-            chapters = decoder.container.chapters()
-            if chapters:
-                self.out.set_chapters(chapters)
-            self.out.metadata.update({k: v for k, v in decoder.container.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
-        except BaseException:
-            self.abort()
-            raise
-        self._rgb_format = rgb_format(info.high_bit_depth)
-        self._dst_color = conversion_args(plan.color, "dst")
-        self.frames = 0
-
-    def _add_video_stream(self, decoder: VideoDecoder, plan: OutputPlan) -> None:
-        info = decoder.info
-        rate = info.rate or Fraction(25)
-        stream = self.out.add_stream(plan.codec, rate=rate, time_base=info.time_base, options=dict(plan.options))
-        ctx = stream.codec_context
-        ctx.width, ctx.height, ctx.pix_fmt = plan.width, plan.height, plan.pix_fmt
-        ctx.time_base = info.time_base
-        # Tags go on the codec context: tags on frames are not written by the encoders.
-        ctx.colorspace = plan.color.matrix
-        ctx.color_range = plan.color.range
-        ctx.color_primaries = plan.color.primaries
-        ctx.color_trc = plan.color.trc
-        if info.sample_aspect_ratio:
-            ctx.sample_aspect_ratio = info.sample_aspect_ratio
-        if info.rotation:
-            stream.set_display_rotation(info.rotation)
-        in_stream = decoder.stream
-        stream.metadata.update({k: v for k, v in in_stream.metadata.items() if k.lower() not in _VIDEO_TAGS_SKIPPED})
-        stream.disposition = in_stream.disposition
-        self.video = stream
+    frames: int  # video frames written so far
 
     def write(self, item: FrameBatch | PacketGroup) -> None:
-        try:
-            if isinstance(item, PacketGroup):
-                for packet in item.packets:
-                    packet.stream = self.stream_map[packet.stream.index]
-                    self.out.mux(packet)
-                return
-            for i in range(len(item)):
-                frame = av.VideoFrame.from_ndarray(item.pixels[i], format=self._rgb_format)
-                frame = frame.reformat(format=self.plan.pix_fmt, **self._dst_color)
-                frame.pts = item.pts[i]
-                frame.duration = item.durations[i]
-                frame.time_base = item.time_base
-                self.out.mux(self.video.encode(frame))
-                self.frames += 1
-        except av.error.FFmpegError as error:
-            raise OutputError(f"{self.plan.path}: writing failed ({_describe(error)})") from error
+        """Encode a batch (timestamps as given) or mux a group of copied packets; OutputError on failure."""
+        ...
 
     def finish(self) -> None:
-        """Flush the encoder and write the trailer."""
-        try:
-            self.out.mux(self.video.encode(None))
-            self.out.close()
-        except av.error.FFmpegError as error:
-            self.abort()
-            raise OutputError(f"{self.plan.path}: finishing the file failed ({_describe(error)})") from error
+        """Flush and close the file; OutputError if it cannot be completed."""
+        ...
 
     def abort(self) -> None:
-        try:
-            self.out.close()
-        except Exception:  # the file is being thrown away; its close error does not matter
-            pass
+        """Stop without finishing (the caller throws the file away); never raises."""
+        ...
+
+
+def open_encoder(kind: EncoderKind, source: Source, plan: OutputPlan, path: Path) -> Encoder:
+    """The encoder `kind` writing `path` as `plan` says, with the streams `source` copies."""
+    if kind == "pyav":
+        return PyAVEncoder(source, plan, path)
+    if kind == "ffmpeg":
+        return FFmpegEncoder(source, plan, path)
+    raise OutputError(f"unknown encoder {kind!r}; choose one of {', '.join(ENCODERS)}")

@@ -3,8 +3,12 @@
 The pipe carries raw frames already converted to the output pixel format with the plan's matrix (so
 ffmpeg converts nothing), wrapped in NUT so every frame keeps its pts (a bare rawvideo pipe has none and
 would force a constant rate). ffmpeg reads the original input a second time for the copied streams,
-chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`). The command is built with
+chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`), so the copied streams'
+packets that the decoder hands on are not needed here. Which streams are copied is the decoder's
+choice, the same as for the PyAV encoder; unlike it, no container check is made up front: ffmpeg's
+own muxers decide, and their refusal comes back as an OutputError. The command is built with
 ffmpeg-python; the binary is the one shipped in the imageio-ffmpeg wheel, or a system ffmpeg >= 7.
+Build it through `repsr_video.encoder.open_encoder`.
 """
 
 from __future__ import annotations
@@ -18,13 +22,11 @@ from pathlib import Path
 import av
 import av.error
 
-from repsr_video.colour import conversion_args, rgb_format
-from repsr_video.decoder import VideoDecoder
-from repsr_video.encoder import check_copyable
+from repsr_video.colour import to_output_frames
+from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
 from repsr_video.frames import FrameBatch, PacketGroup
 from repsr_video.output_plan import OutputPlan
-
 
 MIN_FFMPEG_MAJOR = 7  # -display_rotation and -enc_time_base demux
 
@@ -58,24 +60,24 @@ def _ffmpeg_major_version(binary: str) -> int | None:
     return int(match.group(1)) if match else None  # a git build: trust it
 
 
-def build_command(decoder: VideoDecoder, plan: OutputPlan, path: Path, binary: str) -> list[str]:
+def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> list[str]:
     import ffmpeg
 
-    info = decoder.info
+    info = source.info
     input_options = {"format": "nut"}
     if info.rotation:
         # ffmpeg >= 7; same counter-clockwise sign as PyAV. autorotate off: tag it, do not turn the pixels.
         input_options.update(display_rotation=info.rotation, noautorotate=None)
     frames = ffmpeg.input("pipe:", **input_options)
-    source = ffmpeg.input(str(decoder.path))
+    original = ffmpeg.input(str(source.path))
     # NUT carries no colour description and ffmpeg takes the frames' over its output options: set it on them.
     video = frames["v"].filter("setparams", colorspace=plan.color.matrix, range=plan.color.range,
                                 color_primaries=plan.color.primaries, color_trc=plan.color.trc)
-    streams = [video, *(source[str(s.index)] for s in decoder.copied_streams)]
-    if not decoder.copied_streams:
+    streams = [video, *(original[str(s.index)] for s in source.copied)]
+    if not source.copied:
         # ffmpeg-python leaves out inputs no stream is taken from, but metadata and chapters come from
         # this one: an optional map that matches nothing (the input has no stream but the video) keeps it.
-        streams.append(source["a?"])
+        streams.append(original["a?"])
     options = {
         "format": plan.container_format,
         "c": "copy",
@@ -96,11 +98,12 @@ def build_command(decoder: VideoDecoder, plan: OutputPlan, path: Path, binary: s
 
 
 class FFmpegEncoder:
-    def __init__(self, decoder: VideoDecoder, plan: OutputPlan, path: Path) -> None:
+    """Pipe the upscaled frames to an ffmpeg process writing `path`. Satisfies `repsr_video.encoder.Encoder`."""
+
+    def __init__(self, source: Source, plan: OutputPlan, path: Path) -> None:
         self.plan = plan
-        check_copyable(decoder, plan)
-        decoder.copied_streams = [s for s in decoder.container.streams if s is not decoder.stream]  # for the -map list
-        command = build_command(decoder, plan, path, ffmpeg_binary())
+        self.frames = 0
+        command = build_command(source, plan, path, ffmpeg_binary())
         self._errors: collections.deque[str] = collections.deque(maxlen=20)
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -108,7 +111,7 @@ class FFmpegEncoder:
             raise OutputError(f"{plan.path}: cannot start ffmpeg ({error})") from error
         self._reader = threading.Thread(target=self._read_errors, daemon=True)
         self._reader.start()
-        info = decoder.info
+        info = source.info
         self.pipe = av.open(self.process.stdin, "w", format="nut")
         self.stream = self.pipe.add_stream("rawvideo", rate=info.rate or 25, time_base=info.time_base)
         self.stream.width, self.stream.height, self.stream.pix_fmt = plan.width, plan.height, plan.pix_fmt
@@ -117,9 +120,6 @@ class FFmpegEncoder:
                       "color_primaries": plan.color.primaries, "color_trc": plan.color.trc}
         for key, value in self._tags.items():  # ffmpeg takes the frames' tags over its own options
             setattr(self.stream.codec_context, key, value)
-        self._rgb_format = rgb_format(info.high_bit_depth)
-        self._dst_color = conversion_args(plan.color, "dst")
-        self.frames = 0
 
     def _read_errors(self) -> None:
         for line in self.process.stderr:
@@ -135,10 +135,7 @@ class FFmpegEncoder:
         if isinstance(item, PacketGroup):  # ffmpeg copies the other streams from the input itself
             return
         try:
-            for i in range(len(item)):
-                frame = av.VideoFrame.from_ndarray(item.pixels[i], format=self._rgb_format)
-                frame = frame.reformat(format=self.plan.pix_fmt, **self._dst_color)
-                frame.pts, frame.duration, frame.time_base = item.pts[i], item.durations[i], item.time_base
+            for frame in to_output_frames(item, self.plan.pix_fmt, self.plan.color):
                 for key, value in self._tags.items():
                     setattr(frame, key, value)
                 self.pipe.mux(self.stream.encode(frame))

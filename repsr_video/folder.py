@@ -13,7 +13,7 @@ from pathlib import Path
 from repsr_video.errors import InputError, OutputError, RepsrError
 from repsr_video.images import IMAGE_FORMATS, upscale_image
 from repsr_video.output_plan import CONTAINERS, EncodeSettings
-from repsr_video.pipeline import Engine, FileResult, ProgressCallback, upscale_video
+from repsr_video.pipeline import FileResult, ProgressCallback, Upscaler, upscale_video
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
@@ -44,7 +44,7 @@ def output_for(path: Path, input_dir: Path, output_dir: Path) -> Path:
 def upscale_folder(
     input_dir: str | Path,
     output_dir: str | Path,
-    engine: Engine,
+    engine: Upscaler,
     *,
     encode: EncodeSettings = EncodeSettings(),
     overwrite: bool = False,
@@ -78,7 +78,7 @@ def upscale_folder(
     return results
 
 
-def _one(path: Path, target: Path, engine: Engine, encode: EncodeSettings, overwrite: bool, progress) -> FileResult:
+def _one(path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, overwrite: bool, progress: ProgressCallback | None) -> FileResult:
     try:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

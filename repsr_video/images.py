@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from repsr_video.errors import InputError, OutputError
-from repsr_video.pipeline import Engine, FileResult, ProgressCallback, ProgressEvent, check_output_path, temporary_path
+from repsr_video.pipeline import FileResult, ProgressCallback, ProgressEvent, Upscaler, check_output_path, temporary_path
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 _SIXTEEN_BIT_CODECS = {"PNG": ("png", "rgb48be", "rgba64be"), "TIFF": ("tiff", "rgb48le", "rgba64le")}
@@ -137,7 +137,7 @@ def _write_sixteen_bit(path: Path, picture: Picture, kind: str) -> None:
 def upscale_image(
     input_path: str | Path,
     output: str | Path,
-    engine: Engine,
+    engine: Upscaler,
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,

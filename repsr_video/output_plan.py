@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import av
 import av.error
@@ -33,7 +33,8 @@ CODEC_ALIASES = {
 }
 NVENC_FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libvpx": 10, "libsvtav1": 30}
-EncoderKind = Literal["pyav", "ffmpeg"]
+EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an ffmpeg process
+ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class EncodeSettings:
     encoder: EncoderKind = "pyav"
 
     def __post_init__(self) -> None:
-        if self.encoder not in ("pyav", "ffmpeg"):
-            raise OutputError(f"unknown encoder {self.encoder!r}; choose pyav or ffmpeg")
+        if self.encoder not in ENCODERS:
+            raise OutputError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise OutputError(f"--crf {self.crf} is out of range 0..63")
 

@@ -17,23 +17,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from repsr_video.decoder import VideoDecoder
+from repsr_video.encoder import Encoder, open_encoder
 from repsr_video.errors import EngineError, InputError, OutputError, RepsrError
 from repsr_video.frames import FrameBatch, VideoInfo
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
 
 
-class Engine(Protocol):
-    """What the pipeline needs of `repsr_video.engine.create_engine(...)`'s result."""
+@runtime_checkable
+class Upscaler(Protocol):
+    """What the pipeline, images and folders need of the processing stage; `repsr_video.engine.Engine`
+    is one (see `create_engine`), and anything else with these members can stand in for it."""
 
     scale: int
-    batch: int
+    batch: int  # frames per call the pipeline aims for
 
-    def upscale(self, frames: np.ndarray) -> np.ndarray: ...
+    def upscale(self, frames: np.ndarray) -> np.ndarray:
+        """(N,H,W,3) uint8 or uint16 RGB -> (N,sH,sW,3) of the same dtype."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ def _decode_stage(decoder: VideoDecoder, batch: int, out: queue.Queue, stop: thr
         _put(out, _Failed(error), stop)
 
 
-def _infer_stage(engine: Engine, path: Path, q_in: queue.Queue, q_out: queue.Queue, stop: threading.Event) -> None:
+def _infer_stage(engine: Upscaler, path: Path, q_in: queue.Queue, q_out: queue.Queue, stop: threading.Event) -> None:
     try:
         while True:
             item = _get(q_in, stop)
@@ -117,7 +122,7 @@ def _infer_stage(engine: Engine, path: Path, q_in: queue.Queue, q_out: queue.Que
         _put(q_out, _Failed(error), stop)
 
 
-def _upscale(engine: Engine, batch: FrameBatch, path: Path) -> np.ndarray:
+def _upscale(engine: Upscaler, batch: FrameBatch, path: Path) -> np.ndarray:
     try:
         out = engine.upscale(batch.pixels)
     except RepsrError:
@@ -169,7 +174,7 @@ def _umask() -> int:
 def upscale_video(
     input_path: str | Path,
     output: str | Path,
-    engine: Engine,
+    engine: Upscaler,
     *,
     encode: EncodeSettings = EncodeSettings(),
     overwrite: bool = False,
@@ -185,19 +190,12 @@ def upscale_video(
     start = time.perf_counter()
     container_format(output)  # an unknown extension fails before anything is opened
     check_output_path(input_path, output, overwrite)
-    with VideoDecoder(input_path, copy_streams=encode.encoder == "pyav") as decoder:
+    with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode)
         tmp = temporary_path(output)
         done = False
         try:
-            if encode.encoder == "ffmpeg":
-                from repsr_video.ffmpeg_encoder import FFmpegEncoder
-
-                encoder = FFmpegEncoder(decoder, plan, tmp)
-            else:
-                from repsr_video.encoder import PyAVEncoder
-
-                encoder = PyAVEncoder(decoder, plan, tmp)
+            encoder = open_encoder(encode.encoder, decoder.source, plan, tmp)
             try:
                 _run_stages(decoder, engine, encoder, progress, queue_size, start)
                 encoder.finish()
@@ -215,7 +213,7 @@ def upscale_video(
     return FileResult(input_path, output, "done", decoder.report.frames, time.perf_counter() - start, warnings, info=decoder.info)
 
 
-def _run_stages(decoder: VideoDecoder, engine: Engine, encoder, progress: ProgressCallback | None, queue_size: int, start: float) -> None:
+def _run_stages(decoder: VideoDecoder, engine: Upscaler, encoder: Encoder, progress: ProgressCallback | None, queue_size: int, start: float) -> None:
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=queue_size)
     upscaled: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -247,4 +245,4 @@ def _run_stages(decoder: VideoDecoder, engine: Engine, encoder, progress: Progre
             thread.join(timeout=30)
 
 
-__all__ = ["Engine", "FileResult", "ProgressEvent", "check_output_path", "upscale_video", "InputError"]
+__all__ = ["FileResult", "ProgressEvent", "check_output_path", "upscale_video", "InputError", "Upscaler"]

@@ -93,6 +93,7 @@ def test_other_streams_pass_through_in_groups(tmp_path):
     src = make_video(tmp_path / "av.mkv", frames=10, audio_tracks=2, subtitles=True)
     with VideoDecoder(src) as decoder:
         kinds = sorted(s.type for s in decoder.copied_streams)
+        assert decoder.source.copied == decoder.copied_streams  # the encoder writes what the decoder hands on
         batches, groups = _drain(decoder, 4)
         # (packets refer to their input stream: read them before the container closes)
         packet_kinds = [(p.size, p.stream.type) for g in groups for p in g.packets]
@@ -105,7 +106,7 @@ def test_other_streams_pass_through_in_groups(tmp_path):
 def test_no_copied_streams_when_not_asked(tmp_path):
     src = make_video(tmp_path / "av.mkv", frames=4, audio_tracks=1)
     with VideoDecoder(src, copy_streams=False) as decoder:
-        assert decoder.copied_streams == []
+        assert decoder.copied_streams == () and decoder.source.copied == ()
         assert not any(isinstance(i, PacketGroup) for i in decoder.batches(2))
 
 

@@ -127,20 +127,56 @@ def test_copy_refused_when_the_container_cannot_hold_a_stream(tmp_path):
     assert not out.exists() and list(tmp_path.glob(".out*")) == []
 
 
-def test_encoder_alone_writes_given_timestamps(tmp_path):
-    from repsr_video.encoder import PyAVEncoder
+_KINDS = [
+    "pyav",
+    pytest.param("ffmpeg", marks=pytest.mark.skipif(__import__("media_factory").ffmpeg_exe() is None, reason="needs an ffmpeg binary")),
+]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_each_encoder_alone_writes_given_timestamps(tmp_path, kind):
+    from repsr_video.encoder import Encoder, open_encoder
     from repsr_video.frames import FrameBatch
 
     src = make_video(tmp_path / "in.mkv", frames=3)
     out = tmp_path / "out.mkv"
     with VideoDecoder(src) as decoder:
-        p = plan_output(decoder.info, 2, out, EncodeSettings())
-        encoder = PyAVEncoder(decoder, p, out)
+        p = plan_output(decoder.info, 2, out, EncodeSettings(encoder=kind))
+        encoder = open_encoder(kind, decoder.source, p, out)
+        assert isinstance(encoder, Encoder) and encoder.frames == 0
         pixels = np.zeros((3, 96, 128, 3), np.uint8)
         encoder.write(FrameBatch(pixels, [0, 7, 30], [1, 1, 1], Fraction(1, 25), 0))
         encoder.finish()
+        assert encoder.frames == 3
     with av.open(str(out)) as inp:
         assert [f.pts * f.time_base for f in inp.decode(video=0)] == [0, Fraction(7, 25), Fraction(30, 25)]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_opening_an_encoder_leaves_the_decoder_as_it_was(tmp_path, kind):
+    """The streams to copy are decided by the decoder once; no encoder changes them."""
+    from repsr_video.encoder import open_encoder
+
+    src = make_video(tmp_path / "in.mkv", frames=2, audio_tracks=2)
+    out = tmp_path / "out.mkv"
+    with VideoDecoder(src) as decoder:
+        copied = decoder.copied_streams
+        source = decoder.source
+        encoder = open_encoder(kind, decoder.source, plan_output(decoder.info, 2, out, EncodeSettings(encoder=kind)), out)
+        encoder.abort()
+        assert decoder.copied_streams is copied and decoder.source is source and len(copied) == 2
+    with VideoDecoder(src, copy_streams=False) as decoder:
+        encoder = open_encoder(kind, decoder.source, plan_output(decoder.info, 2, out, EncodeSettings(encoder=kind)), out)
+        encoder.abort()
+        assert decoder.copied_streams == ()
+
+
+def test_open_encoder_refuses_an_unknown_kind(tmp_path):
+    from repsr_video.encoder import open_encoder
+
+    src = make_video(tmp_path / "in.mkv", frames=2)
+    with VideoDecoder(src) as decoder, pytest.raises(OutputError, match="unknown encoder 'x264'.*pyav, ffmpeg"):
+        open_encoder("x264", decoder.source, plan_output(decoder.info, 2, tmp_path / "o.mkv", EncodeSettings()), tmp_path / "o.mkv")  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(__import__("media_factory").ffmpeg_exe() is None, reason="needs an ffmpeg binary (imageio-ffmpeg)")

@@ -107,6 +107,8 @@ def test_real_engine_with_tiny_preset(tmp_path, tiny_preset):
     result = upscale_video(src, tmp_path / "out.mkv", engine)
     pts, images, _ = video_frames(tmp_path / "out.mkv")
     assert result.frames == 5 and pts == video_frames(src)[0] and images[0].shape == (96, 128, 3)
+    assert isinstance(engine, pipeline.Upscaler) and isinstance(NearestEngine(2, 1), pipeline.Upscaler)
+    assert not isinstance(object(), pipeline.Upscaler)
 
 
 class _FailingEngine(NearestEngine):
