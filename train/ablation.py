@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from repsr_video.output import atomic_write
+
 from .commands import add_setting, settings_from_args
 from .data import DataSummary
 from .loop import prepare_data, train
@@ -99,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             "per_image_gain": {Path(s.name).name: s.gain for s in e.scores},
             "val_curve": list(zip(result.history.val_iterations, result.history.val_psnr)),
         })
-        results_path.write_text(json.dumps(rows, indent=1))
+        with atomic_write(results_path) as partial:  # a killed run keeps the variants finished so far
+            partial.write_text(json.dumps(rows, indent=1))
         print(f"{name}: gain {e.mean_gain:+.3f} dB (worst {e.worst_gain:+.3f}), {result.train_seconds:.0f} s, "
               f"{result.its_per_s:.2f} it/s", flush=True)
     text = table(rows, args.scale, args.size)
     command = "python -m repsr_video.train.ablation " + shlex.join(sys.argv[1:] if argv is None else argv)
-    (out / "ablation.md").write_text(
-        f"{text}\n\nCommand: `{command}`\n\nMachine: {platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads.\n")
+    with atomic_write(out / "ablation.md") as partial:
+        partial.write_text(f"{text}\n\nCommand: `{command}`\n\nMachine: {platform.machine()}, torch {torch.__version__}, "
+                           f"{torch.get_num_threads()} threads.\n")
     print(text)
     return 0
 
