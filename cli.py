@@ -2,6 +2,9 @@
 
 `repsr-video INPUT OUTPUT [...]` upscales; `presets`, `train`, `eval` and `bench` are subcommands.
 The library never prints: everything a person sees is rendered here.
+
+Start-up stays light: choices come from repsr_video.choices (no torch, no PyAV), defaults from the
+settings dataclasses when a command runs, and only the subcommand being run is imported.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. With decode, encode and
 # other processes sharing few cores, spinning threads starved each other: M4C16 x2 at 176x144 on a
@@ -21,7 +25,17 @@ from rich.console import Console
 from rich.table import Table
 
 from repsr_video import __version__
+from repsr_video.choices import BACKENDS, DEFAULT_SCALE, DEVICES, ENCODERS, SCALES
 from repsr_video.errors import RepsrError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from repsr_video.bench import BenchReport, MemoryRow
+    from repsr_video.engine import Engine, EngineSettings
+    from repsr_video.output_plan import EncodeSettings
+    from repsr_video.pipeline import FileResult, ProgressEvent
+    from repsr_video.preset import Preset
 
 console = Console(stderr=True)
 
@@ -78,64 +92,129 @@ def _presets_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- model, engine and encoding arguments (shared by the upscale command and bench) --------------
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool = False) -> None:
+    """--preset/--scale and the engine settings; random_size adds --size (random weights, bench only)."""
+    model = parser.add_argument_group("model")
+    which = model.add_mutually_exclusive_group() if random_size else model
+    which.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml (overrides --scale)")
+    if random_size:
+        which.add_argument("--size", metavar="MxCy", help="random weights of this size, e.g. M4C16 (speed only)")
+    scale_help = "the default preset of this scale" + (", or the scale for --size" if random_size else "")
+    model.add_argument("--scale", type=int, choices=SCALES, help=f"{scale_help} (default {DEFAULT_SCALE})")
+    # No defaults here: options not given are left out, so EngineSettings supplies its own.
+    model.add_argument("--device", choices=DEVICES, help="where to run (auto: a CUDA GPU when torch sees one, else the CPU)")
+    model.add_argument("--backend", choices=BACKENDS,
+                       help="auto: TensorRT on a GPU where it is installed, else torch.compile, else eager")
+    model.add_argument("--batch", type=int, metavar="N", help="frames per batch (0: chosen for the device)")
+
+
+def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """The encoder settings; options not given are left out, so EncodeSettings supplies its defaults."""
+    enc = parser.add_argument_group("encoding (FFmpeg names)")
+    enc.add_argument("--codec", metavar="NAME",
+                     help="video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, h264_nvenc, ...")
+    enc.add_argument("--crf", type=int, metavar="N", help="constant quality (default 18 for libx264)")
+    enc.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium, slow")
+    enc.add_argument("--pix-fmt", metavar="FMT", help="output pixel format (default: the input's layout and bit depth)")
+    enc.add_argument("--encoder", choices=ENCODERS, help="encode in-process (pyav) or in a separate ffmpeg process (ffmpeg)")
+
+
+def _given(args: argparse.Namespace, fields: dict[str, str]) -> dict[str, Any]:
+    """{settings field: value} for each option the user gave (fields maps settings field -> argparse dest)."""
+    return {field: getattr(args, dest) for field, dest in fields.items() if getattr(args, dest) is not None}
+
+
+def _engine_settings(args: argparse.Namespace) -> EngineSettings:
+    from repsr_video.engine import EngineSettings
+
+    return EngineSettings(**_given(args, {"device": "device", "backend": "backend", "batch": "batch"}))
+
+
+def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
+    from repsr_video.output_plan import EncodeSettings
+
+    fields = {"codec": "codec", "crf": "crf", "preset": "encoder_preset", "pix_fmt": "pix_fmt", "encoder": "encoder"}
+    return EncodeSettings(**_given(args, fields))
+
+
+def _preset(args: argparse.Namespace) -> Preset:
+    """The preset named by --preset, else the default one of --scale; a contradicting --scale is an error."""
+    from repsr_video.errors import PresetError
+    from repsr_video.preset import default_preset, load_preset
+
+    preset = load_preset(args.preset) if args.preset else default_preset(args.scale or DEFAULT_SCALE)
+    if args.preset and args.scale and args.scale != preset.scale:
+        raise PresetError(f"preset {preset.name} upscales x{preset.scale}, but --scale {args.scale} was given; drop one")
+    return preset
+
+
 # --- bench -------------------------------------------------------------------------------------
 
 
 def _bench_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("clip", help="video clip to measure on (looped when shorter than --frames)")
-    model = sub.add_mutually_exclusive_group()
-    model.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml")
-    model.add_argument("--size", metavar="MxCy", help="random weights of this size, e.g. M4C16 (speed only)")
-    sub.add_argument("--scale", type=int, choices=(2, 3, 4), help="default preset of this scale, or the scale for --size (default 2)")
     sub.add_argument("--frames", type=int, default=200, help="frames per stage (default 200)")
-    sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sub.add_argument("--backend", choices=("auto", "tensorrt", "compile", "eager"), default="auto")
-    sub.add_argument("--batch", type=int, default=0, help="frames per inference batch (default: automatic)")
-    sub.add_argument("--codec", metavar="NAME", help="video encoder (default libx264)")
-    sub.add_argument("--crf", type=int, metavar="N")
-    sub.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium")
-    sub.add_argument("--encoder", choices=("pyav", "ffmpeg"), default="pyav")
+    _add_model_arguments(sub, random_size=True)
+    _add_encoding_arguments(sub)
     sub.add_argument("--memory-check", action="store_true",
                      help="instead: run the whole pipeline over 100 and 1000 frames and compare peak memory")
     sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def _bench_command(args: argparse.Namespace) -> int:
-    import json
+def _bench_engine(args: argparse.Namespace) -> tuple[Engine, str]:
+    """The engine to measure and how to name its model in the report."""
+    from repsr_video.engine import create_engine, create_engine_for_network
 
-    from repsr_video.bench import GOAL, memory_check, run_bench
-    from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
-    from repsr_video.output_plan import EncodeSettings
-
-    settings = EngineSettings(device=args.device, backend=args.backend, batch=args.batch)
+    settings = _engine_settings(args)
     if args.size:
         from repsr_video.network import SRNet, parse_size
 
-        engine, model = create_engine_for_network(SRNet(args.scale or 2, *parse_size(args.size)).eval(), settings), f"random {args.size} x{args.scale or 2}"
-    else:
-        from repsr_video.preset import default_preset, load_preset
+        scale = args.scale or DEFAULT_SCALE
+        net = SRNet(scale, *parse_size(args.size)).eval()
+        return create_engine_for_network(net, settings), f"random {args.size} x{scale}"
+    preset = _preset(args)
+    return create_engine(preset, settings), f"{preset.name} ({preset.size} x{preset.scale})"
 
-        preset = load_preset(args.preset) if args.preset else default_preset(args.scale or 2)
-        engine, model = create_engine(preset, settings), f"{preset.name} ({preset.size} x{preset.scale})"
-    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.encoder_preset, encoder=args.encoder)
+
+def _bench_command(args: argparse.Namespace) -> int:
+    import json
+
+    from repsr_video.bench import memory_check, run_bench
+
+    engine, model = _bench_engine(args)
+    encode = _encode_settings(args)
     say = (lambda stage: None) if args.json else (lambda stage: console.print(f"bench: {stage}...", markup=False))
     if args.memory_check:
         rows = memory_check(args.clip, engine, encode=encode, on_stage=say)
         if args.json:
             print(json.dumps([{**r.__dict__, "fps": round(r.fps, 2)} for r in rows], indent=2))
-            return 0
-        table = Table(title=f"peak memory vs video length: {model}, {engine.describe()}")
-        for column in ("frames", "seconds", "fps", "RSS before MB", "peak RSS MB", "CUDA peak MB"):
-            table.add_column(column, justify="right")
-        for r in rows:
-            cuda = "-" if r.cuda_peak_mb is None else f"{r.cuda_peak_mb:.0f}"
-            table.add_row(str(r.frames), f"{r.seconds:.1f}", f"{r.fps:.1f}", f"{r.rss_before_mb:.0f}", f"{r.peak_rss_mb:.0f}", cuda)
-        Console().print(table)
+        else:
+            _print_memory_table(rows, f"{model}, {engine.describe()}")
         return 0
     report = run_bench(args.clip, engine, frames=args.frames, encode=encode, on_stage=say)
     if args.json:
         print(json.dumps(report.as_dict() | {"model": model}, indent=2))
-        return 0
+    else:
+        _print_bench_report(report, model)
+    return 0
+
+
+def _print_memory_table(rows: Sequence[MemoryRow], model: str) -> None:
+    table = Table(title=f"peak memory vs video length: {model}")
+    for column in ("frames", "seconds", "fps", "RSS before MB", "peak RSS MB", "CUDA peak MB"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        cuda = "-" if r.cuda_peak_mb is None else f"{r.cuda_peak_mb:.0f}"
+        table.add_row(str(r.frames), f"{r.seconds:.1f}", f"{r.fps:.1f}", f"{r.rss_before_mb:.0f}", f"{r.peak_rss_mb:.0f}", cuda)
+    Console().print(table)
+
+
+def _print_bench_report(report: BenchReport, model: str) -> None:
+    from repsr_video.bench import GOAL
+
     table = Table(title=f"{report.clip}: {report.frames} frames {report.input_size} -> {report.output_size}",
                   caption=f"{model}; engine {report.engine} (warm-up {report.warmup_seconds:.1f} s); encoder {report.encoder}")
     for column in ("stage", "frames/s", "seconds", "peak RSS MB", "CUDA peak MB"):
@@ -150,7 +229,6 @@ def _bench_command(args: argparse.Namespace) -> int:
                     f"(end-to-end = {report.end_to_end.fps / report.sequential_fps:.0%} of that)", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
-    return 0
 
 
 # --- subcommand registry ---------------------------------------------------------------------
@@ -193,7 +271,12 @@ def _main_parser() -> argparse.ArgumentParser:
         f"Subcommands: {', '.join(SUBCOMMANDS)} (see `repsr-video SUBCOMMAND --help`).",
     )
     parser.add_argument("--version", action=_VersionAction, help="show the versions of repsr-video, torch, av and torch-tensorrt")
-    _add_upscale_arguments(parser)
+    parser.add_argument("input", nargs="?", help="video, image (png jpg tif webp bmp) or folder to upscale")
+    parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
+    _add_model_arguments(parser)
+    _add_encoding_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
     _add_common(parser)
     return parser
 
@@ -207,23 +290,7 @@ def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, Run]:
     return parser, run
 
 
-def _add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", nargs="?", help="video, image (png jpg tif webp bmp) or folder to upscale")
-    parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
-    model = parser.add_argument_group("model")
-    model.add_argument("--scale", type=int, choices=(2, 3, 4), help="use the default preset of this scale (default 2)")
-    model.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml (overrides --scale)")
-    model.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    model.add_argument("--backend", choices=("auto", "tensorrt", "compile", "eager"), default="auto")
-    model.add_argument("--batch", type=int, default=0, metavar="N", help="frames per batch (0 = automatic)")
-    enc = parser.add_argument_group("encoding (FFmpeg names)")
-    enc.add_argument("--codec", metavar="NAME", help="video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, h264_nvenc, ...")
-    enc.add_argument("--crf", type=int, metavar="N", help="constant quality (default 18 for libx264)")
-    enc.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium, slow")
-    enc.add_argument("--pix-fmt", metavar="FMT", help="output pixel format (default: the input's layout and bit depth)")
-    enc.add_argument("--encoder", choices=("pyav", "ffmpeg"), default="pyav", help="encode in-process (pyav) or in an ffmpeg process")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
+# --- the upscale command -------------------------------------------------------------------------
 
 
 class _UpscaleProgress:
@@ -236,32 +303,29 @@ class _UpscaleProgress:
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
             TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet,
         )
-        self.file_task = None
-        self.folder_task = None
+        self.file_task: TaskID | None = None
+        self.folder_task: TaskID | None = None
 
     def __enter__(self) -> _UpscaleProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
-    def start_folder(self, total: int) -> None:
-        self.folder_task = self.progress.add_task("files", total=total, fps="")
-
-    def on_file_start(self, number: int, total: int, path) -> None:
+    def on_file_start(self, number: int, total: int, path: Path) -> None:
         if self.folder_task is None:
-            self.start_folder(total)
+            self.folder_task = self.progress.add_task("files", total=total, fps="")
         self.progress.update(self.folder_task, completed=number - 1)
 
-    def on_file_done(self, result) -> None:
+    def on_file_done(self, result: FileResult) -> None:
         if self.folder_task is not None:
             self.progress.advance(self.folder_task)
         if self.file_task is not None:
             self.progress.remove_task(self.file_task)
             self.file_task = None
 
-    def on_frames(self, event) -> None:
+    def on_frames(self, event: ProgressEvent) -> None:
         if self.file_task is None:
             self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="")
         fps = f"{event.frames_done / event.seconds:.1f} fps" if event.seconds > 0 else ""
@@ -272,49 +336,55 @@ class _UpscaleProgress:
         self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _upscale_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from repsr_video.errors import InputError, PresetError
-    from repsr_video.images import is_image, upscale_image
-    from repsr_video.output_plan import EncodeSettings, container_format
+def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
+    """Fail on a missing input or a bad output path before the (slower) engine is built."""
+    from repsr_video.errors import InputError
+    from repsr_video.images import is_image
+    from repsr_video.output_plan import container_format
     from repsr_video.pipeline import check_output_path
-    from repsr_video.preset import default_preset, load_preset
 
-    source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
-    is_folder = source.is_dir()
-    if not is_folder:  # fail on a bad output path before the (slower) engine is built
+    if not source.is_dir():
         if not is_image(source):
             container_format(target)
-        check_output_path(source, target, args.overwrite)
-    preset = load_preset(args.preset) if args.preset else default_preset(args.scale or 2)
-    if args.preset and args.scale and args.scale != preset.scale:
-        raise PresetError(f"preset {preset.name} upscales x{preset.scale}, but --scale {args.scale} was given; drop one")
-    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.encoder_preset, pix_fmt=args.pix_fmt, encoder=args.encoder)
+        check_output_path(source, target, overwrite)
 
-    from repsr_video.engine import EngineSettings, create_engine
 
-    engine = create_engine(preset, EngineSettings(device=args.device, backend=args.backend, batch=args.batch))
+def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, view: _UpscaleProgress) -> list[FileResult]:
+    """Upscale the folder, image or video named by args; one FileResult per file."""
+    from repsr_video.images import is_image, upscale_image
+
+    source, target = Path(args.input), Path(args.output)
+    if source.is_dir():
+        from repsr_video.folder import upscale_folder
+
+        return upscale_folder(source, target, engine, encode=encode, overwrite=args.overwrite,
+                              progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done)
+    if is_image(source):
+        return [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
+    from repsr_video.pipeline import upscale_video
+
+    return [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames)]
+
+
+def _upscale_command(args: argparse.Namespace) -> int:
+    from repsr_video.engine import create_engine
+
+    source = Path(args.input)
+    _check_paths(source, Path(args.output), args.overwrite)
+    preset = _preset(args)
+    encode = _encode_settings(args)  # bad encoding options fail before the engine is built
+    engine = create_engine(preset, _engine_settings(args))
     with _UpscaleProgress(args.quiet) as view:
         if not args.quiet:
-            view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, backend {engine.backend}, batch {engine.batch}")
-        if is_folder:
-            from repsr_video.folder import upscale_folder
-
-            results = upscale_folder(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames,
-                                     on_file_start=view.on_file_start, on_file_done=view.on_file_done)
-        elif is_image(source):
-            results = [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
-        else:
-            from repsr_video.pipeline import upscale_video
-
-            results = [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames)]
+            view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, "
+                       f"backend {engine.backend}, batch {engine.batch}")
+        results = _upscale(args, engine, encode, view)
         for result in results:
             for warning in result.warnings:
                 view.print(f"warning: {warning}")
-    if is_folder:
+    if source.is_dir():
         _print_folder_table(results, source)
         return 1 if any(r.status == "failed" for r in results) else 0
     r = results[0]
@@ -322,18 +392,21 @@ def _upscale_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_folder_table(results, folder) -> None:
+def _print_folder_table(results: list[FileResult], folder: Path) -> None:
     table = Table(title="upscaled")
     for column in ("file", "frames", "fps", "result"):
         table.add_column(column)
     style = {"done": "green", "skipped": "yellow", "failed": "red"}
     for r in results:
         outcome = r.status if r.status == "done" and not r.warnings else f"{r.status}: {r.error or '; '.join(r.warnings)}"
-        table.add_row(str(r.input.relative_to(folder)), str(r.frames) if r.frames else "-", f"{r.fps:.1f}" if r.frames else "-",
-                      f"[{style[r.status]}]{outcome}", )
+        frames, fps = (str(r.frames), f"{r.fps:.1f}") if r.frames else ("-", "-")
+        table.add_row(str(r.input.relative_to(folder)), frames, fps, f"[{style[r.status]}]{outcome}")
     Console().print(table)
     failed = sum(r.status == "failed" for r in results)
     console.print(f"{len(results) - failed} of {len(results)} file(s) ok, {failed} failed", markup=False)
+
+
+# --- entry point -------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:

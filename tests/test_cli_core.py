@@ -70,3 +70,45 @@ def test_bad_preset_is_one_line_error(tmp_path, monkeypatch, capsys):
     assert cli.main(["presets"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and str(bad) in err and "missing key" in err and "\n" not in err
+
+
+def _choices(parser) -> dict[str, tuple]:
+    return {action.option_strings[0]: tuple(action.choices) for action in parser._actions if action.choices}
+
+
+def test_choices_are_the_librarys_own():
+    """argparse offers exactly what the settings accept: the tuples in repsr_video.choices."""
+    import typing
+
+    from repsr_video import choices, engine, network, output_plan
+
+    assert choices.DEVICES == typing.get_args(engine.DeviceName) and choices.BACKENDS == typing.get_args(engine.BackendName)
+    assert choices.PRECISIONS == typing.get_args(engine.PrecisionName)
+    assert choices.ENCODERS == typing.get_args(output_plan.EncoderKind) and choices.SCALES == tuple(network.SCALES)
+    expected = {"--scale": choices.SCALES, "--device": choices.DEVICES, "--backend": choices.BACKENDS, "--encoder": choices.ENCODERS}
+    assert _choices(cli._main_parser()) == expected
+    assert _choices(cli._subcommand_parser("bench")[0]) == expected
+
+
+def test_bench_and_upscale_share_the_engine_and_encoding_options():
+    def options(parser) -> set[str]:
+        groups = [g for g in parser._action_groups if g.title in ("model", "encoding (FFmpeg names)")]
+        return {option for group in groups for action in group._group_actions for option in action.option_strings}
+
+    upscale, bench = options(cli._main_parser()), options(cli._subcommand_parser("bench")[0])
+    assert bench == upscale | {"--size"} and {"--device", "--batch", "--codec", "--pix-fmt", "--encoder"} <= upscale
+
+
+def test_defaults_come_from_the_settings_dataclasses():
+    from repsr_video.engine import EngineSettings
+    from repsr_video.output_plan import EncodeSettings
+
+    parser = cli._main_parser()
+    args = parser.parse_args(["in.mp4", "out.mp4"])
+    assert cli._engine_settings(args) == EngineSettings() and cli._encode_settings(args) == EncodeSettings()
+    args = parser.parse_args(["in.mp4", "out.mp4", "--device", "cpu", "--batch", "3", "--encoder", "ffmpeg", "--encoder-preset", "fast"])
+    assert cli._engine_settings(args) == EngineSettings(device="cpu", batch=3)
+    assert cli._encode_settings(args) == EncodeSettings(encoder="ffmpeg", preset="fast")
+    bench_args = cli._subcommand_parser("bench")[0].parse_args(["clip.mp4", "--backend", "eager", "--crf", "20"])
+    assert cli._engine_settings(bench_args) == EngineSettings(backend="eager")
+    assert cli._encode_settings(bench_args) == EncodeSettings(crf=20)

@@ -1,0 +1,23 @@
+"""The allowed values of the runtime's user-facing choices: one tuple each, free of heavy imports.
+
+The settings dataclasses type their fields with these Literals and check values against the tuples,
+argparse offers the tuples as `choices`, and error messages list them. Nothing here imports torch or
+PyAV, so `repsr-video --help` builds its parser without loading the runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+BackendName = Literal["auto", "tensorrt", "compile", "eager"]
+PrecisionName = Literal["fp32", "bf16", "fp16"]
+EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an ffmpeg process
+
+DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+PRECISIONS: tuple[PrecisionName, ...] = get_args(PrecisionName)
+ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
+
+SCALES: tuple[int, ...] = (2, 3, 4)  # upscaling factors the network supports
+DEFAULT_SCALE = 2  # the scale whose default preset runs when neither a preset nor a scale is given
