@@ -11,12 +11,14 @@ rule picks for the upscaled size.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import av
+import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
-from repsr_video.frames import ColorInfo, VideoInfo
+from repsr_video.frames import ColorInfo, FrameBatch, VideoInfo
 
 AVCOL_SPC_RGB, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_UNSPECIFIED = 0, 1, 6, 2
 AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
@@ -53,6 +55,16 @@ def conversion_args(color: ColorInfo, side: Literal["src", "dst"]) -> dict[str, 
 def rgb_format(high_bit_depth: bool) -> str:
     """The packed RGB format frames travel in between the stages: 8 or 16 bits per channel."""
     return "rgb48le" if high_bit_depth else "rgb24"
+
+
+def to_output_frames(batch: FrameBatch, pix_fmt: str, color: ColorInfo) -> Iterator[av.VideoFrame]:
+    """The batch's RGB frames in `pix_fmt`, converted with `color`'s matrix and range, timestamps kept."""
+    rgb = rgb_format(batch.pixels.dtype == np.uint16)
+    args = conversion_args(color, "dst")
+    for i in range(len(batch)):
+        frame = av.VideoFrame.from_ndarray(batch.pixels[i], format=rgb).reformat(format=pix_fmt, **args)
+        frame.pts, frame.duration, frame.time_base = batch.pts[i], batch.durations[i], batch.time_base
+        yield frame
 
 
 def is_rgb_format(pix_fmt: str) -> bool:
