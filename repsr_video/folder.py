@@ -13,7 +13,8 @@ from pathlib import Path
 from repsr_video.errors import InputError, OutputError, RepsrError
 from repsr_video.images import IMAGE_FORMATS, upscale_image
 from repsr_video.output_plan import CONTAINERS, EncodeSettings
-from repsr_video.pipeline import FileResult, ProgressCallback, Upscaler, upscale_video
+from repsr_video.output import FileResult
+from repsr_video.pipeline import ProgressCallback, Upscaler, upscale_video
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",

@@ -9,7 +9,6 @@ can hold them. Output goes through a temporary file and a rename, like video.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from repsr_video.errors import InputError, OutputError
-from repsr_video.pipeline import FileResult, ProgressCallback, ProgressEvent, Upscaler, check_output_path, temporary_path
+from repsr_video.output import FileResult, atomic_write, check_output_path
+from repsr_video.pipeline import ProgressCallback, ProgressEvent, Upscaler
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 _SIXTEEN_BIT_CODECS = {"PNG": ("png", "rgb48be", "rgba64be"), "TIFF": ("tiff", "rgb48le", "rgba64le")}
@@ -154,15 +154,11 @@ def upscale_image(
     big = engine.upscale(picture.rgb[None])[0]
     alpha = None if picture.alpha is None else _resize_alpha(picture.alpha, engine.scale)
     result = Picture(big, alpha, picture.grey, picture.exif, picture.icc)
-    tmp = temporary_path(output)
-    try:
+    with atomic_write(output) as tmp:
         try:
             write_image(tmp, result, kind)
         except (OSError, ValueError, av.error.FFmpegError) as error:
             raise OutputError(f"{output}: cannot be written ({error})") from error
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     if progress:
         progress(ProgressEvent(input_path, 1, 1, seconds))

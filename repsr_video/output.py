@@ -1,8 +1,11 @@
-"""Writing files safely: every file the tool makes is written beside its target and renamed into place.
+"""Output handling: where results may go, how they are written, and what is reported about each file.
 
-`atomic_write(path)` yields a fresh temporary path in the target's folder (same suffix, so nothing
-guesses a different format from the name); on success it is renamed onto `path`, on any error or
-interrupt it is removed. A reader therefore sees the old file or the complete new one, never half.
+Every file the tool makes is written beside its target and renamed into place: `atomic_write(path)`
+yields a fresh temporary path in the target's folder (same suffix, so nothing guesses a different
+format from the name); on success it is renamed onto `path`, on any error or interrupt it is removed.
+A reader therefore sees the old file or the complete new one, never half. `check_output_path` refuses
+targets that would overwrite the input or an existing file, before any work starts; `FileResult` is
+what upscaling one file returns.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from repsr_video.errors import OutputError
+
+if TYPE_CHECKING:  # only an annotation here: writing files needs neither numpy nor PyAV
+    from repsr_video.frames import VideoInfo
 
 PARTIAL_MARK = ".partial"  # temporary names: .<stem>.<random>.partial<suffix>
 
@@ -46,3 +54,39 @@ def atomic_write(target: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(input_path: Path, output: Path, overwrite: bool) -> None:
+    """Refuse to overwrite the input, an existing output (unless asked), or to write into a missing folder."""
+    if same_file(input_path, output):
+        raise OutputError(f"{output}: is the input file; choose another output path")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: exists; pass --overwrite to replace it")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: folder {output.parent} does not exist")
+
+
+@dataclass
+class FileResult:
+    """What upscaling one file (video or image) did; a folder run returns one per file."""
+
+    input: Path
+    output: Path
+    status: Literal["done", "skipped", "failed"]
+    frames: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    info: VideoInfo | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0

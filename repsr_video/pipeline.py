@@ -9,22 +9,21 @@ reported through a callback.
 
 from __future__ import annotations
 
-import os
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from repsr_video.decoder import VideoDecoder
 from repsr_video.encoder import Encoder, open_encoder
-from repsr_video.errors import EngineError, InputError, OutputError, RepsrError
-from repsr_video.frames import FrameBatch, VideoInfo
+from repsr_video.errors import EngineError, OutputError, RepsrError
+from repsr_video.frames import FrameBatch
+from repsr_video.output import FileResult, atomic_write, check_output_path
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
 
 
@@ -50,22 +49,6 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-@dataclass
-class FileResult:
-    input: Path
-    output: Path
-    status: Literal["done", "skipped", "failed"]
-    frames: int = 0
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    info: VideoInfo | None = None
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 class _End:
@@ -136,41 +119,6 @@ def _upscale(engine: Upscaler, batch: FrameBatch, path: Path) -> np.ndarray:
     return out
 
 
-def same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
-
-
-def check_output_path(input_path: Path, output: Path, overwrite: bool) -> None:
-    """Refuse to overwrite the input, an existing output (unless asked), or to write into a missing folder."""
-    if same_file(input_path, output):
-        raise OutputError(f"{output}: is the input file; choose another output path")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder; give a file name")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output}: exists; pass --overwrite to replace it")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: folder {output.parent} does not exist")
-
-
-def temporary_path(output: Path) -> Path:
-    """A fresh file beside `output` with the same extension (so nothing guesses a different format)."""
-    try:
-        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=f".partial{output.suffix}")
-    except OSError as error:
-        raise OutputError(f"{output}: cannot write in {output.parent} ({error.strerror or error})") from error
-    os.close(fd)
-    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes it private; the result should look like any new file
-    return Path(name)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def upscale_video(
     input_path: str | Path,
     output: str | Path,
@@ -192,9 +140,7 @@ def upscale_video(
     check_output_path(input_path, output, overwrite)
     with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode)
-        tmp = temporary_path(output)
-        done = False
-        try:
+        with atomic_write(output) as tmp:
             encoder = open_encoder(encode.encoder, decoder.source, plan, tmp)
             try:
                 _run_stages(decoder, engine, encoder, progress, queue_size, start)
@@ -204,11 +150,6 @@ def upscale_video(
                 raise
             if encoder.frames != decoder.report.frames:  # a guard: this would be a bug, never a quiet loss
                 raise OutputError(f"{output}: wrote {encoder.frames} frames but decoded {decoder.report.frames}")
-            os.replace(tmp, output)
-            done = True
-        finally:
-            if not done:
-                tmp.unlink(missing_ok=True)
     warnings = [*plan.notes, *decoder.report.warnings]
     return FileResult(input_path, output, "done", decoder.report.frames, time.perf_counter() - start, warnings, info=decoder.info)
 
@@ -245,4 +186,5 @@ def _run_stages(decoder: VideoDecoder, engine: Upscaler, encoder: Encoder, progr
             thread.join(timeout=30)
 
 
-__all__ = ["FileResult", "ProgressEvent", "check_output_path", "upscale_video", "InputError", "Upscaler"]
+# FileResult and check_output_path live in repsr_video.output; named here too for callers of this module.
+__all__ = ["FileResult", "ProgressCallback", "ProgressEvent", "Upscaler", "check_output_path", "upscale_video"]

@@ -18,7 +18,7 @@ How it builds, following the 2.13 API:
   loaded). torch-tensorrt's own engine cache is not used: it only works for refittable engines
   (`immutable_weights=False`) and its key ignores the GPU and the TensorRT version. We therefore keep
   `immutable_weights=True`, the default, which lets TensorRT fold weights into the engine.
-- Files are written to a temporary name and renamed, so an interrupted build leaves nothing to load.
+- Files are written through `output.atomic_write`, so an interrupted build leaves nothing to load.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import EngineError
+from ..output import atomic_write
 from .base import Backend
 from .graph import FrameGraph, GraphFactory
 
@@ -108,12 +109,8 @@ def _build(residual_half: nn.Module, shape: tuple[int, ...], device: torch.devic
         reuse_cached_engines=False,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.pt2")
-    try:
+    with atomic_write(path) as partial:
         torch_tensorrt.save(module, str(partial), output_format="exported_program", arg_inputs=[example])
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return module
 
 
