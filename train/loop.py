@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +38,9 @@ from .settings import TrainError, TrainSettings
 
 CALIBRATION_BATCHES = 32
 TAIL_INIT_GAIN = 0.1
+# channels_last: measured +20-35 % it/s on a 2-core CPU for M4C16 (plain and RepSR), and the
+# layout CUDA tensor cores want.
+CHANNELS_LAST = True
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ def _validate(model: nn.Module, val: list[Picture], scale: int, device: torch.de
     return evaluation.mean_psnr
 
 
-def _calibration_batches(dataset: PatchBatches, device: torch.device, channels_last: bool):
+def _calibration_batches(dataset: PatchBatches, device: torch.device, channels_last: bool) -> Iterator[torch.Tensor]:
     # Their own seed stream, so the training batches (and a resumed run) are unaffected.
     calibration = PatchBatches(dataset.pictures, scale=dataset.scale, patch=dataset.patch,
                                batch_size=dataset.batch_size, seed=dataset.seed + 7919,
@@ -158,6 +163,120 @@ def default_workers(settings: TrainSettings) -> int:
     return 1 if settings.degrade == "video" else 0
 
 
+# --- a run, set up --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The decoded pictures of a run and what is derived from them once."""
+
+    train: list[Picture]
+    val: list[Picture]  # whole images, for the final evaluation
+    val_crops: list[Picture]  # their detail crops, for the periodic validation
+    summary: DataSummary
+    fingerprint: str  # what a resumed run's data must match
+
+
+@dataclass
+class RunState:
+    """What changes as a run goes: the next iteration and the history (loss, validation, BN switch, time).
+
+    With the model and the optimizer it is all a checkpoint holds; the learning rate, the BN switch
+    point and the batches are pure functions of the iteration.
+    """
+
+    iteration: int = 0
+    history: History = field(default_factory=History)
+
+
+@dataclass
+class Run:
+    """A run ready to go: the fixed parts, and its state."""
+
+    settings: TrainSettings
+    device: torch.device
+    dist: _Dist
+    emit: Callable[[Event], None]
+    checkpoint: Path
+    data: TrainData
+    model: nn.Module  # the net, or DistributedDataParallel around it
+    optimizer: torch.optim.Optimizer
+    batches: PatchBatches
+    state: RunState
+
+    @property
+    def net(self) -> SRNet:
+        return unwrap(self.model)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        self.emit(Event(kind, iteration=self.state.iteration, total=self.settings.iterations, **fields))
+
+
+def _start(settings: TrainSettings) -> tuple[torch.device, _Dist]:
+    """The device and, under torchrun, the process group."""
+    device = _pick_device(settings.device)
+    dist_info = _init_distributed(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    return device, dist_info
+
+
+def _checked_checkpoint_path(settings: TrainSettings, dist_info: _Dist) -> Path:
+    """The run's checkpoint path: an earlier run's is never overwritten without --resume."""
+    ckpt = checkpoint_path(settings)
+    if dist_info.main:
+        if ckpt.exists() and not settings.resume:
+            raise TrainError(f"{ckpt}: a checkpoint of an earlier run exists; pass --resume to continue it, or another --name/--out")
+        if settings.resume and not ckpt.exists():
+            raise TrainError(f"{ckpt}: no checkpoint to resume from")
+    return ckpt
+
+
+def _load_data(settings: TrainSettings, prepared: tuple[list[Picture], list[Picture], DataSummary] | None) -> TrainData:
+    if prepared is None:
+        summary = DataSummary()
+        train_pictures, val_pictures = prepare_data(settings, summary)
+    else:
+        train_pictures, val_pictures, summary = prepared
+    val_crops = [detail_crop(p, settings.val_crop, settings.scale) for p in val_pictures]
+    return TrainData(train_pictures, val_pictures, val_crops, summary, data_fingerprint(train_pictures + val_pictures))
+
+
+def _resume(ckpt: Path, settings: TrainSettings, fingerprint: str, net: SRNet, optimizer: torch.optim.Optimizer,
+            device: torch.device) -> RunState:
+    """Load the checkpoint into the net and optimizer, restore the RNG, and return the state it saved."""
+    saved = load_checkpoint(ckpt, settings, fingerprint)
+    net.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["torch_rng"])
+    if device.type == "cuda" and saved["cuda_rng"]:
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    return RunState(int(saved["iteration"]), History(**json.loads(saved["history"])))
+
+
+def _set_up(settings: TrainSettings, device: torch.device, dist_info: _Dist, emit: Callable[[Event], None],
+            ckpt: Path, data: TrainData) -> Run:
+    """Model, optimizer and state (fresh or resumed), in the order that makes a resume exact."""
+    torch.manual_seed(settings.seed)
+    net = build_model(settings).to(device)
+    if CHANNELS_LAST:
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr, betas=(0.9, 0.999))
+    state = _resume(ckpt, settings, data.fingerprint, net, optimizer, device) if settings.resume else RunState()
+    model: nn.Module = net
+    if dist_info.world > 1:
+        model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    batches = PatchBatches(data.train, scale=settings.scale, patch=settings.hr_patch, batch_size=settings.batch_size,
+                           seed=settings.seed, length=settings.iterations * dist_info.world, degrade=settings.degrade)
+    if state.history.bicubic_psnr is None and dist_info.main:
+        state.history.bicubic_psnr = _bicubic_psnr(data.val_crops, settings.scale)
+    return Run(settings, device, dist_info, emit, ckpt, data, model, optimizer, batches, state)
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
 def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop, *,
           prepared: tuple[list[Picture], list[Picture], DataSummary] | None = None) -> TrainResult | None:
     """Run (or resume) training and write the preset. Returns None on ranks other than 0.
@@ -165,126 +284,104 @@ def train(settings: TrainSettings, on_event: Callable[[Event], None] = _noop, *,
     `prepared` is the result of `prepare_data(settings, summary)` with its summary, for callers
     that train several models on the same data (the ablation) and decode it once.
     """
-    device = _pick_device(settings.device)
-    dist_info = _init_distributed(device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cudnn.benchmark = True
+    device, dist_info = _start(settings)
     emit = on_event if dist_info.main else _noop
-    ckpt = checkpoint_path(settings)
-    if dist_info.main:
-        if ckpt.exists() and not settings.resume:
-            raise TrainError(f"{ckpt}: a checkpoint of an earlier run exists; pass --resume to continue it, or another --name/--out")
-        if settings.resume and not ckpt.exists():
-            raise TrainError(f"{ckpt}: no checkpoint to resume from")
-
+    ckpt = _checked_checkpoint_path(settings, dist_info)
     emit(Event("loading", total=settings.iterations, message="decoding training data"))
-    if prepared is None:
-        summary = DataSummary()
-        train_pictures, val_pictures = prepare_data(settings, summary)
-    else:
-        train_pictures, val_pictures, summary = prepared
-    val_crops = [detail_crop(p, settings.val_crop, settings.scale) for p in val_pictures]
-    fingerprint = data_fingerprint(train_pictures + val_pictures)
-
-    torch.manual_seed(settings.seed)
-    model = build_model(settings).to(device)
-    # channels_last: measured +20-35 % it/s on a 2-core CPU for M4C16 (plain and RepSR), and the
-    # layout CUDA tensor cores want.
-    channels_last = True
-    model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, betas=(0.9, 0.999))
-    schedule = settings.schedule
-    history = History()
-    start = 0
-    if settings.resume:
-        state = load_checkpoint(ckpt, settings, fingerprint)
-        unwrap(model).load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = History(**json.loads(state["history"]))
-        start = int(state["iteration"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state["cuda_rng"]:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-    if dist_info.world > 1:
-        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    dataset = PatchBatches(train_pictures, scale=settings.scale, patch=settings.hr_patch,
-                           batch_size=settings.batch_size, seed=settings.seed,
-                           length=settings.iterations * dist_info.world, degrade=settings.degrade)
-    if history.bicubic_psnr is None and dist_info.main:
-        history.bicubic_psnr = _bicubic_psnr(val_crops, settings.scale)
-    val_every = settings.val_interval
-    checkpoint_every = settings.checkpoint_interval
-    emit(Event("start", iteration=start, total=settings.iterations, bicubic_psnr=history.bicubic_psnr,
-               message=f"{len(train_pictures)} training pictures, {len(val_pictures)} validation"))
-
-    iteration = start
-    model.train()
-    loader = batch_loader(dataset, start=start, stop=settings.iterations, rank=dist_info.rank,
-                          world=dist_info.world, workers=default_workers(settings))
-    rate_window: list[tuple[int, float]] = []
+    data = _load_data(settings, prepared)
+    run = _set_up(settings, device, dist_info, emit, ckpt, data)
+    run.event("start", bicubic_psnr=run.state.history.bicubic_psnr,
+              message=f"{len(data.train)} training pictures, {len(data.val)} validation")
     try:
-        for lr_u8, hr_u8 in loader:
-            if schedule.freeze_iteration == iteration and not is_bn_frozen(unwrap(model)):
-                recalibrate_bn(unwrap(model), _calibration_batches(dataset, device, channels_last))
-                set_bn_frozen(unwrap(model), True)
-                history.bn_frozen_at = iteration
-                emit(Event("bn_frozen", iteration=iteration, total=settings.iterations,
-                           message=f"BN switched to population statistics at iteration {iteration}"))
-            step_start = time.perf_counter()
-            lr_now = schedule.lr_at(iteration)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_now
-            x = to_float(lr_u8.to(device, non_blocking=True))
-            y = to_float(hr_u8.to(device, non_blocking=True))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-                y = y.contiguous(memory_format=torch.channels_last)
-            loss = F.l1_loss(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_value = float(loss.detach())
-            iteration += 1
-            now = time.perf_counter()
-            history.train_seconds += now - step_start
-            history.loss.append(loss_value)
-            rate_window = (rate_window + [(iteration, now)])[-50:]
-            rate = None
-            if len(rate_window) > 1:
-                (i0, t0), (i1, t1) = rate_window[0], rate_window[-1]
-                rate = (i1 - i0) / max(t1 - t0, 1e-9)
-            emit(Event("step", iteration=iteration, total=settings.iterations, loss=loss_value, its_per_s=rate, lr=lr_now))
-            if dist_info.main and (iteration % val_every == 0 or iteration == settings.iterations):
-                psnr = _validate(unwrap(model), val_crops, settings.scale, device)
-                history.val_iterations.append(iteration)
-                history.val_psnr.append(psnr)
-                emit(Event("validation", iteration=iteration, total=settings.iterations, psnr=psnr,
-                           bicubic_psnr=history.bicubic_psnr))
-            if dist_info.main and iteration % checkpoint_every == 0 and iteration < settings.iterations:
-                save_checkpoint(ckpt, settings=settings, model=model, optimizer=optimizer, iteration=iteration,
-                                history=history, fingerprint=fingerprint)
-                emit(Event("checkpoint", iteration=iteration, total=settings.iterations, message=str(ckpt)))
+        _run_steps(run)
     except KeyboardInterrupt:
         if dist_info.main:
-            save_checkpoint(ckpt, settings=settings, model=model, optimizer=optimizer, iteration=iteration,
-                            history=history, fingerprint=fingerprint)
-            emit(Event("checkpoint", iteration=iteration, total=settings.iterations,
-                       message=f"interrupted; {ckpt} holds iteration {iteration}, continue with --resume"))
+            _save(run)
+            run.event("checkpoint", message=f"interrupted; {ckpt} holds iteration {run.state.iteration}, continue with --resume")
         raise
     if dist_info.main:
-        save_checkpoint(ckpt, settings=settings, model=model, optimizer=optimizer, iteration=iteration,
-                        history=history, fingerprint=fingerprint)
+        _save(run)
     if dist_info.world > 1:
         import torch.distributed as dist
 
         dist.barrier()
         if not dist_info.main:
             return None
+    run.event("finishing", message="merging and evaluating")
+    return finish(settings, run.net, data.val, data.summary, run.state.history, device)
 
-    emit(Event("finishing", iteration=iteration, total=settings.iterations, message="merging and evaluating"))
-    return finish(settings, unwrap(model), val_pictures, summary, history, device)
+
+def _run_steps(run: Run) -> None:
+    """Iterations from the state's up to the end: the BN switch when due, a step, validation, checkpoints."""
+    settings, state = run.settings, run.state
+    run.model.train()
+    loader = batch_loader(run.batches, start=state.iteration, stop=settings.iterations, rank=run.dist.rank,
+                          world=run.dist.world, workers=default_workers(settings))
+    rate = _Rate()
+    for lr_u8, hr_u8 in loader:
+        _freeze_bn_if_due(run)
+        step_start = time.perf_counter()
+        lr_now = settings.schedule.lr_at(state.iteration)
+        loss = _step(run, lr_u8, hr_u8, lr_now)
+        state.iteration += 1
+        now = time.perf_counter()
+        state.history.train_seconds += now - step_start
+        state.history.loss.append(loss)
+        run.event("step", loss=loss, its_per_s=rate.add(state.iteration, now), lr=lr_now)
+        if run.dist.main and (state.iteration % settings.val_interval == 0 or state.iteration == settings.iterations):
+            psnr = _validate(run.net, run.data.val_crops, settings.scale, run.device)
+            state.history.val_iterations.append(state.iteration)
+            state.history.val_psnr.append(psnr)
+            run.event("validation", psnr=psnr, bicubic_psnr=state.history.bicubic_psnr)
+        if run.dist.main and state.iteration % settings.checkpoint_interval == 0 and state.iteration < settings.iterations:
+            _save(run)
+            run.event("checkpoint", message=str(run.checkpoint))
+
+
+def _freeze_bn_if_due(run: Run) -> None:
+    """RepSR's switch: at the scheduled iteration, re-estimate BN's population statistics and use them from then on."""
+    if run.settings.schedule.freeze_iteration != run.state.iteration or is_bn_frozen(run.net):
+        return
+    recalibrate_bn(run.net, _calibration_batches(run.batches, run.device, CHANNELS_LAST))
+    set_bn_frozen(run.net, True)
+    run.state.history.bn_frozen_at = run.state.iteration
+    run.event("bn_frozen", message=f"BN switched to population statistics at iteration {run.state.iteration}")
+
+
+def _step(run: Run, lr_u8: torch.Tensor, hr_u8: torch.Tensor, lr_now: float) -> float:
+    """One optimizer step on a uint8 batch at learning rate `lr_now`; returns the loss."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr_now
+    x = to_float(lr_u8.to(run.device, non_blocking=True))
+    y = to_float(hr_u8.to(run.device, non_blocking=True))
+    if CHANNELS_LAST:
+        x = x.contiguous(memory_format=torch.channels_last)
+        y = y.contiguous(memory_format=torch.channels_last)
+    loss = F.l1_loss(run.model(x), y)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    return float(loss.detach())
+
+
+def _save(run: Run) -> None:
+    save_checkpoint(run.checkpoint, settings=run.settings, model=run.model, optimizer=run.optimizer,
+                    iteration=run.state.iteration, history=run.state.history, fingerprint=run.data.fingerprint)
+
+
+class _Rate:
+    """Iterations per second over the last `window` steps (None until there are two)."""
+
+    def __init__(self, window: int = 50) -> None:
+        self.window = window
+        self.points: list[tuple[int, float]] = []
+
+    def add(self, iteration: int, now: float) -> float | None:
+        self.points = (self.points + [(iteration, now)])[-self.window:]
+        if len(self.points) < 2:
+            return None
+        (i0, t0), (i1, t1) = self.points[0], self.points[-1]
+        return (i1 - i0) / max(t1 - t0, 1e-9)
 
 
 def _bicubic_psnr(pictures: list[Picture], scale: int) -> float:
