@@ -24,14 +24,22 @@ from repsr_video.pyav_encoder import PyAVEncoder
 
 
 @runtime_checkable
-class Encoder(Protocol):
-    """Writes one output file: the upscaled frames, and the streams `Source.copied` names."""
+class FrameSink(Protocol):
+    """Where the pipeline's last stage puts what it gets, in order (an Encoder, or a wrapper of one)."""
 
-    frames: int  # video frames written so far
+    @property
+    def frames(self) -> int:
+        """Video frames written so far."""
+        ...
 
     def write(self, item: FrameBatch | PacketGroup) -> None:
         """Encode a batch (timestamps as given) or mux a group of copied packets; OutputError on failure."""
         ...
+
+
+@runtime_checkable
+class Encoder(FrameSink, Protocol):
+    """Writes one output file: the upscaled frames, and the streams `Source.copied` names."""
 
     def finish(self) -> None:
         """Flush and close the file; OutputError if it cannot be completed."""

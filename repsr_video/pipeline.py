@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -20,9 +20,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from repsr_video.decoder import VideoDecoder
-from repsr_video.encoder import Encoder, open_encoder
+from repsr_video.encoder import FrameSink, open_encoder
 from repsr_video.errors import EngineError, OutputError, RepsrError
-from repsr_video.frames import FrameBatch
+from repsr_video.frames import FrameBatch, PacketGroup, VideoInfo
 from repsr_video.output import FileResult, atomic_write, check_output_path
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
 
@@ -38,6 +38,15 @@ class Upscaler(Protocol):
     def upscale(self, frames: np.ndarray) -> np.ndarray:
         """(N,H,W,3) uint8 or uint16 RGB -> (N,sH,sW,3) of the same dtype."""
         ...
+
+
+class FrameSource(Protocol):
+    """What the pipeline's first stage reads: a VideoDecoder, or anything else that yields its items."""
+
+    path: Path
+    info: VideoInfo
+
+    def batches(self, batch_size: int) -> Iterator[FrameBatch | PacketGroup]: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ def _get(q: queue.Queue, stop: threading.Event):
     return _END
 
 
-def _decode_stage(decoder: VideoDecoder, batch: int, out: queue.Queue, stop: threading.Event) -> None:
+def _decode_stage(decoder: FrameSource, batch: int, out: queue.Queue, stop: threading.Event) -> None:
     try:
         for item in decoder.batches(batch):
             if not _put(out, item, stop):
@@ -154,14 +163,19 @@ def upscale_video(
     return FileResult(input_path, output, "done", decoder.report.frames, time.perf_counter() - start, warnings, info=decoder.info)
 
 
-def _run_stages(decoder: VideoDecoder, engine: Upscaler, encoder: Encoder, progress: ProgressCallback | None, queue_size: int, start: float) -> None:
+def _run_stages(
+    decoder: FrameSource, engine: Upscaler, encoder: FrameSink, progress: ProgressCallback | None, queue_size: int, start: float
+) -> None:
+    """Decode and upscale in two threads while this one writes, until the source ends or a stage fails."""
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=queue_size)
     upscaled: queue.Queue = queue.Queue(maxsize=queue_size)
     batch = max(1, int(engine.batch))
     threads = [
         threading.Thread(target=_decode_stage, args=(decoder, batch, decoded, stop), name="repsr-decode", daemon=True),
-        threading.Thread(target=_infer_stage, args=(engine, decoder.path, decoded, upscaled, stop), name="repsr-infer", daemon=True),
+        threading.Thread(
+            target=_infer_stage, args=(engine, decoder.path, decoded, upscaled, stop), name="repsr-infer", daemon=True
+        ),
     ]
     for thread in threads:
         thread.start()
@@ -187,4 +201,4 @@ def _run_stages(decoder: VideoDecoder, engine: Upscaler, encoder: Encoder, progr
 
 
 # FileResult and check_output_path live in repsr_video.output; named here too for callers of this module.
-__all__ = ["FileResult", "ProgressCallback", "ProgressEvent", "Upscaler", "check_output_path", "upscale_video"]
+__all__ = ["FileResult", "FrameSource", "ProgressCallback", "ProgressEvent", "Upscaler", "check_output_path", "upscale_video"]
