@@ -1,0 +1,26 @@
+"""Long video jobs as segments: cut at source keyframes, done anywhere, resumed after any stop, joined by remux."""
+
+from repsr_video.jobs.plan import (
+    DEFAULT_SEGMENT_SECONDS,
+    Segment,
+    TimeRange,
+    plan_segments,
+)
+from repsr_video.jobs.runner import JobProgress, JobResult, JobSettings, run_job
+from repsr_video.jobs.state import JobStateError, job_dir_for
+from repsr_video.jobs.work import EngineFactory, PresetEngine
+
+__all__ = [
+    "DEFAULT_SEGMENT_SECONDS",
+    "EngineFactory",
+    "JobProgress",
+    "JobResult",
+    "JobSettings",
+    "JobStateError",
+    "PresetEngine",
+    "Segment",
+    "TimeRange",
+    "job_dir_for",
+    "plan_segments",
+    "run_job",
+]

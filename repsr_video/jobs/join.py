@@ -1,0 +1,260 @@
+"""Join finished segments into the output with one remux pass (no re-encoding).
+
+Video: the segments' packets in order, pts as the segments hold them (the source's), checked strictly
+increasing across boundaries; codec headers (extradata) of all segments checked equal. Each segment's
+encoder started with its own decode delay, so dts are rebuilt for the whole stream the way one encoder
+would have set them: the dts of the j-th packet is the j-th smallest pts, `delay` packets later
+(delay = the largest reorder depth seen in any segment). That makes dts strictly increasing, never
+above pts, and independent of where the cuts are.
+
+Every other stream (audio, subtitles, attachments, data) is copied once from the source, packet by
+packet, with chapters and metadata; with a time range, packets outside it are left out and all
+timestamps are shifted so the output starts at 0, as FFmpeg does with -ss/-t.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from repsr_video.decoder import open_input, pick_video_stream
+from repsr_video.errors import OutputError
+from repsr_video.frames import VideoInfo
+from repsr_video.output_plan import OutputPlan, supported_codecs
+
+_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
+_VIDEO_TAGS_SKIPPED = {
+    "encoder",
+    "duration",
+    "bps",
+    "number_of_frames",
+    "number_of_bytes",
+    "_statistics_writing_app",
+    "_statistics_writing_date_utc",
+    "_statistics_tags",
+    "vendor_id",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of the source the output covers, in seconds of the source's clock (None: unbounded)."""
+
+    start: Fraction | None = None
+    end: Fraction | None = None
+    shift: Fraction = Fraction(0)  # subtracted from every timestamp (the output's time 0)
+
+    def keeps(self, t: Fraction) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
+
+
+@dataclass
+class JoinReport:
+    video_packets: int = 0
+    copied_packets: int = 0
+    streams: list[str] = field(default_factory=list)  # "video libx264", "audio aac", ...
+    delay: int = 0
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, av.error.FFmpegError):
+        return error.strerror or type(error).__name__
+    return str(error) or type(error).__name__
+
+
+def _segment_timeline(files: list[Path]) -> tuple[list[int], int, Fraction]:
+    """All pts in presentation order, the decode delay and the segments' common time base.
+
+    Checks that every segment has the first one's codec header and time base, and that each starts
+    after the previous one ends."""
+    all_pts: list[int] = []
+    delay, extradata, time_base = 0, None, None
+    previous_last = None
+    for path in files:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            data = bytes(stream.codec_context.extradata or b"")
+            tb = Fraction(stream.time_base)
+            pts = [p.pts for p in container.demux(stream) if p.size]
+        if extradata is None:
+            extradata, time_base = data, tb
+        elif data != extradata or tb != time_base:
+            raise OutputError(
+                f"{path}: its codec header differs from the first segment's; the segments cannot be joined "
+                "(run again with --restart)"
+            )
+        rank = {p: r for r, p in enumerate(sorted(pts))}
+        delay = max(delay, max(i - rank[p] for i, p in enumerate(pts)))
+        if previous_last is not None and min(pts) <= previous_last:
+            raise OutputError(f"{path}: its first pts {min(pts)} is not after the previous segment's last pts {previous_last}")
+        previous_last = max(pts)
+        all_pts.extend(sorted(pts))
+    return all_pts, delay, time_base
+
+
+def _decode_timestamps(all_pts: list[int], delay: int) -> list[int]:
+    """dts of the j-th packet: the (j - delay)-th pts; before that, earlier by the first frame interval."""
+    step = max(1, all_pts[1] - all_pts[0]) if len(all_pts) > 1 else 1
+    return [all_pts[j - delay] if j >= delay else all_pts[0] - (delay - j) * step for j in range(len(all_pts))]
+
+
+def _codec_name(stream) -> str:
+    return stream.codec_context.name if stream.codec_context else getattr(stream, "codec_name", None) or stream.type
+
+
+def check_copyable(copied: list, plan: OutputPlan, source_name: str) -> None:
+    """Refuse (rather than silently drop) a stream the output container cannot hold."""
+    accepted = supported_codecs(plan.container_format)
+    for stream in copied:
+        name = _codec_name(stream)
+        ok = {"attachment": plan.container_format == "matroska", "data": plan.container_format == "mov"}.get(
+            stream.type, name in accepted
+        )
+        if not ok:
+            raise OutputError(
+                f"{plan.path}: the {plan.container_format} container cannot hold stream #{stream.index} "
+                f"({stream.type} {name}) of {source_name}; use .mkv, which holds all stream kinds"
+            )
+
+
+def check_source_streams(source_path: Path, plan: OutputPlan) -> None:
+    """The join's stream check, done before any segment is worked on."""
+    with open_input(source_path) as source:
+        video = pick_video_stream(source, source_path)
+        check_copyable([s for s in source.streams if s is not video], plan, str(source_path))
+
+
+class _Joiner:
+    def __init__(self, out: av.container.OutputContainer, source: av.container.InputContainer, window: Window) -> None:
+        self.out, self.source, self.window = out, source, window
+        self.report = JoinReport()
+
+    def add_video(self, template, info: VideoInfo, plan: OutputPlan, source_video) -> av.stream.Stream:
+        stream = self.out.add_stream_from_template(template, opaque=True)
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_range = plan.color.matrix, plan.color.range
+        ctx.color_primaries, ctx.color_trc = plan.color.primaries, plan.color.trc
+        if info.sample_aspect_ratio:
+            ctx.sample_aspect_ratio = info.sample_aspect_ratio
+            stream.sample_aspect_ratio = info.sample_aspect_ratio
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        stream.metadata.update({k: v for k, v in source_video.metadata.items() if k.lower() not in _VIDEO_TAGS_SKIPPED})
+        stream.disposition = source_video.disposition
+        self.report.streams.append(f"video {plan.codec}")
+        return stream
+
+    def add_copies(self, copied: list, plan: OutputPlan) -> dict[int, av.stream.Stream]:
+        check_copyable(copied, plan, self.source.name)
+        mapping = {}
+        for in_stream in copied:
+            out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
+            if in_stream.codec_context is not None:  # templates with a codec context drop these
+                out_stream.metadata.update(in_stream.metadata)
+                out_stream.disposition = in_stream.disposition
+            mapping[in_stream.index] = out_stream
+            self.report.streams.append(f"{in_stream.type} {_codec_name(in_stream)}")
+        return mapping
+
+    def add_chapters_and_metadata(self) -> None:
+        chapters = []
+        for c in self.source.chapters():
+            tb = Fraction(c["time_base"])
+            start, end = c["start"] * tb, c["end"] * tb
+            if (self.window.end is not None and start >= self.window.end) or (
+                self.window.start is not None and end <= self.window.start
+            ):
+                continue
+            lo = max(start, self.window.start) if self.window.start is not None else start
+            hi = min(end, self.window.end) if self.window.end is not None else end
+            chapters.append({**c, "start": round((lo - self.window.shift) / tb), "end": round((hi - self.window.shift) / tb)})
+        if chapters:
+            self.out.set_chapters(chapters)
+        self.out.metadata.update({k: v for k, v in self.source.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
+
+
+def _video_packets(files: list[Path], dts: list[int], shift: int) -> Iterator[tuple[Fraction, int, av.Packet]]:
+    j = 0
+    for path in files:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if not packet.size:
+                    continue
+                packet.pts, packet.dts = packet.pts - shift, dts[j] - shift
+                j += 1
+                yield packet.dts * packet.time_base, 0, packet
+
+
+def _copied_packets(
+    source: av.container.InputContainer, streams: list, window: Window
+) -> Iterator[tuple[Fraction, int, av.Packet]]:
+    if not streams:
+        return
+    for packet in source.demux(streams):
+        if not packet.size or packet.time_base is None:
+            continue
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is not None and not window.keeps(stamp * packet.time_base):
+            continue
+        if window.shift:
+            offset = round(window.shift / packet.time_base)
+            packet.pts = None if packet.pts is None else packet.pts - offset
+            packet.dts = None if packet.dts is None else packet.dts - offset
+        key = (packet.dts if packet.dts is not None else stamp or 0) * packet.time_base
+        yield key, 1, packet
+
+
+def join_segments(
+    files: list[Path], source_path: Path, output: Path, plan: OutputPlan, info: VideoInfo, window: Window = Window()
+) -> JoinReport:
+    """Write `output` (container `plan.container_format`) from the segment files and the source's other streams."""
+    if not files:
+        raise OutputError(f"{plan.path}: nothing to join")
+    all_pts, delay, time_base = _segment_timeline(files)
+    dts = _decode_timestamps(all_pts, delay)
+    shift_ticks = round(window.shift / time_base)
+    with open_input(source_path) as source, av.open(str(files[0])) as first:
+        source_video = pick_video_stream(source, source_path)
+        copied = [s for s in source.streams if s is not source_video]
+        try:
+            out = av.open(str(output), "w", format=plan.container_format)
+        except (av.error.FFmpegError, OSError) as error:
+            raise OutputError(f"{plan.path}: cannot be written ({_describe(error)})") from error
+        joiner = _Joiner(out, source, window)
+        try:
+            video = joiner.add_video(first.streams.video[0], info, plan, source_video)
+            mapping = joiner.add_copies(copied, plan)
+            joiner.add_chapters_and_metadata()
+            merged = heapq.merge(
+                _video_packets(files, dts, shift_ticks), _copied_packets(source, copied, window), key=lambda t: (t[0], t[1])
+            )
+            for _, kind, packet in merged:
+                packet.stream = video if kind == 0 else mapping[packet.stream.index]
+                out.mux(packet)
+                if kind == 0:
+                    joiner.report.video_packets += 1
+                else:
+                    joiner.report.copied_packets += 1
+            out.close()
+        except av.error.FFmpegError as error:
+            _close_quietly(out)
+            raise OutputError(f"{plan.path}: joining the segments failed ({_describe(error)})") from error
+        except BaseException:
+            _close_quietly(out)
+            raise
+    joiner.report.delay = delay
+    return joiner.report
+
+
+def _close_quietly(out) -> None:
+    try:
+        out.close()
+    except Exception:  # the file is being thrown away
+        pass
