@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import av
 
-from .errors import InputError
+from .errors import InputError, describe_error
 from .frames import FrameBatch
 from .output_plan import EncodeSettings, plan_output
 
@@ -190,7 +190,7 @@ def make_work_clip(source: str | Path, frames: int, destination: str | Path) -> 
             try:
                 container = av.open(str(source))
             except av.error.FFmpegError as error:
-                raise InputError(f"{source}: cannot be opened as a video ({error})") from error
+                raise InputError(f"{source}: cannot be opened as a video ({describe_error(error)})") from error
             with container:
                 if not container.streams.video:
                     raise InputError(f"{source}: has no video stream")

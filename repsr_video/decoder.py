@@ -24,16 +24,10 @@ import av.error
 import numpy as np
 
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
-from repsr_video.errors import InputError
+from repsr_video.errors import InputError, describe_error
 from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
 
 _PACKETS_PER_GROUP = 64  # copied packets are forwarded in groups of at most this many
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error) or type(error).__name__
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -48,9 +42,9 @@ def open_input(path: str | Path) -> av.container.InputContainer:
     except av.error.EOFError as error:
         raise InputError(f"{path}: is empty or ends before any media data") from error
     except av.error.FFmpegError as error:
-        raise InputError(f"{path}: not a media file FFmpeg can read ({_describe(error)})") from error
+        raise InputError(f"{path}: not a media file FFmpeg can read ({describe_error(error)})") from error
     except (OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot be opened ({_describe(error)})") from error
+        raise InputError(f"{path}: cannot be opened ({describe_error(error)})") from error
 
 
 def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
@@ -147,7 +141,7 @@ class VideoDecoder:
                 yield from frames
         except av.error.FFmpegError as error:
             self.report.truncated = True
-            self.report.warnings.append(f"{self.path}: reading stopped early ({_describe(error)}); the file looks truncated or damaged")
+            self.report.warnings.append(f"{self.path}: reading stopped early ({describe_error(error)}); the file looks truncated or damaged")
         try:
             yield from self.stream.decode(None)  # drain (frame threads hold frames back)
         except (av.error.FFmpegError, ValueError):

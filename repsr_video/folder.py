@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from repsr_video.errors import InputError, OutputError, RepsrError
+from repsr_video.errors import InputError, OutputError, RepsrError, describe_error
 from repsr_video.images import IMAGE_FORMATS, upscale_image
 from repsr_video.output_plan import CONTAINERS, EncodeSettings
 from repsr_video.output import FileResult
@@ -84,7 +84,7 @@ def _one(path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, ove
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutputError(f"{target.parent}: cannot create folder ({error.strerror or error})") from error
+            raise OutputError(f"{target.parent}: cannot create folder ({describe_error(error)})") from error
         if path.suffix.lower() in IMAGE_FORMATS:
             return upscale_image(path, target, engine, overwrite=overwrite, progress=progress)
         return upscale_video(path, target, engine, encode=encode, overwrite=overwrite, progress=progress)

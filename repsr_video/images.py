@@ -18,7 +18,7 @@ import av.error
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from repsr_video.errors import InputError, OutputError
+from repsr_video.errors import InputError, OutputError, describe_error
 from repsr_video.output import FileResult, atomic_write, check_output_path
 from repsr_video.pipeline import ProgressCallback, ProgressEvent, Upscaler
 
@@ -59,7 +59,7 @@ def read_image(path: str | Path) -> Picture:
             has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in info)
             rgba = im.convert("RGBA" if has_alpha else "RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise InputError(f"{path}: not an image Pillow can read ({error})") from error
+        raise InputError(f"{path}: not an image Pillow can read ({describe_error(error)})") from error
     pixels = np.array(rgba)  # writable: the engine may hand it to torch
     alpha = pixels[..., 3].copy() if has_alpha else None
     return Picture(np.ascontiguousarray(pixels[..., :3]), alpha, grey, info.get("exif"), info.get("icc_profile"))
@@ -158,7 +158,7 @@ def upscale_image(
         try:
             write_image(tmp, result, kind)
         except (OSError, ValueError, av.error.FFmpegError) as error:
-            raise OutputError(f"{output}: cannot be written ({error})") from error
+            raise OutputError(f"{output}: cannot be written ({describe_error(error)})") from error
     seconds = time.perf_counter() - start
     if progress:
         progress(ProgressEvent(input_path, 1, 1, seconds))

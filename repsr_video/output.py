@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from repsr_video.errors import OutputError
+from repsr_video.errors import OutputError, describe_error
 
 if TYPE_CHECKING:  # only an annotation here: writing files needs neither numpy nor PyAV
     from repsr_video.frames import VideoInfo
@@ -31,7 +31,7 @@ def temporary_path(target: Path) -> Path:
     try:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f"{PARTIAL_MARK}{target.suffix}")
     except OSError as error:
-        raise OutputError(f"{target}: cannot write in {target.parent} ({error.strerror or error})") from error
+        raise OutputError(f"{target}: cannot write in {target.parent} ({describe_error(error)})") from error
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())  # mkstemp makes it private; the result should look like any new file
     return Path(name)

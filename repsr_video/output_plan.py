@@ -22,7 +22,7 @@ import av.error
 from av.codec.codec import UnknownCodecError
 
 from repsr_video.colour import is_rgb_format, output_color
-from repsr_video.errors import OutputError
+from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import ColorInfo, VideoInfo
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
@@ -200,19 +200,13 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
         except (av.error.FFmpegError, ValueError) as error:
             fallback = NVENC_FALLBACK.get(codec.name)
             if attempt == 0 and fallback:
-                notes.append(f"{codec.name} is not available here ({_reason(error)}); using the CPU encoder {fallback} instead")
+                notes.append(f"{codec.name} is not available here ({describe_error(error)}); using the CPU encoder {fallback} instead")
                 codec = _encoder_codec(fallback, path)
                 continue
             detail = ", ".join(f"{k}={v}" for k, v in options.items())
-            raise OutputError(f"{path}: encoder {codec.name} rejected pix_fmt={pix_fmt} {width}x{height} {detail} ({_reason(error)})") from error
+            raise OutputError(f"{path}: encoder {codec.name} rejected pix_fmt={pix_fmt} {width}x{height} {detail} ({describe_error(error)})") from error
     rgb_output = is_rgb_format(pix_fmt)
     return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, output_color(info, rgb_output), rgb_output, notes)
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error)
 
 
 _SUPPORTED: dict[str, set[str]] = {}

@@ -17,7 +17,7 @@ import av.error
 
 from repsr_video.colour import to_output_frames
 from repsr_video.decoder import Source
-from repsr_video.errors import OutputError
+from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import FrameBatch, PacketGroup
 from repsr_video.output_plan import OutputPlan, supported_codecs
 
@@ -25,12 +25,6 @@ from repsr_video.output_plan import OutputPlan, supported_codecs
 _CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 _VIDEO_TAGS_SKIPPED = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_writing_app",
                        "_statistics_writing_date_utc", "_statistics_tags", "vendor_id"}
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error) or type(error).__name__
 
 
 def check_copyable(source: Source, plan: OutputPlan) -> None:
@@ -65,7 +59,7 @@ class PyAVEncoder:
         try:
             self.out = av.open(str(path), "w", format=plan.container_format)
         except (av.error.FFmpegError, OSError) as error:
-            raise OutputError(f"{plan.path}: cannot be written ({_describe(error)})") from error
+            raise OutputError(f"{plan.path}: cannot be written ({describe_error(error)})") from error
         try:
             self.video = self._add_video_stream(source, plan)
             self.stream_map = self._add_copied_streams(source)
@@ -117,7 +111,7 @@ class PyAVEncoder:
                 self.out.mux(self.video.encode(frame))
                 self.frames += 1
         except av.error.FFmpegError as error:
-            raise OutputError(f"{self.plan.path}: writing failed ({_describe(error)})") from error
+            raise OutputError(f"{self.plan.path}: writing failed ({describe_error(error)})") from error
 
     def finish(self) -> None:
         """Flush the encoder and write the trailer."""
@@ -126,7 +120,7 @@ class PyAVEncoder:
             self.out.close()
         except av.error.FFmpegError as error:
             self.abort()
-            raise OutputError(f"{self.plan.path}: finishing the file failed ({_describe(error)})") from error
+            raise OutputError(f"{self.plan.path}: finishing the file failed ({describe_error(error)})") from error
 
     def abort(self) -> None:
         try:
