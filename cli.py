@@ -252,11 +252,25 @@ def _eval() -> tuple[AddArguments, Run]:
     return eval_parser, eval_command
 
 
+def _import() -> tuple[AddArguments, Run]:
+    from repsr_video.interop.commands import import_command, import_parser
+
+    return import_parser, import_command
+
+
+def _export() -> tuple[AddArguments, Run]:
+    from repsr_video.interop.commands import export_command, export_parser
+
+    return export_parser, export_command
+
+
 SUBCOMMANDS: dict[str, tuple[str, Callable[[], tuple[AddArguments, Run]]]] = {
     "presets": ("list the installed presets", lambda: (_presets_parser, _presets_command)),
     "train": ("train a RepSR preset on your images or clips", _train),
     "eval": ("score a preset against bicubic on high-resolution images", _eval),
     "bench": ("measure decode, infer, encode and end-to-end speed on a clip", lambda: (_bench_parser, _bench_command)),
+    "import": ("turn a Compact (or other spandrel-supported) model file into a preset", _import),
+    "export": ("write a preset as ONNX or as a Compact model for other tools", _export),
 }
 
 

@@ -23,6 +23,10 @@ class EngineError(RepsrError):
     """The requested device or backend cannot run here."""
 
 
+class DependencyError(RepsrError):
+    """An optional package that a feature needs is missing or does not import."""
+
+
 def describe_error(error: BaseException) -> str:
     """The cause part of a one-line message ("<file>: <what failed> (<cause>)").
 

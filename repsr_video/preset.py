@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+
 from .errors import PresetError
 from .network import SCALES, SRNet, size_name
+
+# "repsr": the deploy SRNet (blocks x channels). "spandrel:<id>": a foreign architecture that spandrel
+# builds from the weights (repsr_video/interop/foreign.py), e.g. "spandrel:SPAN".
+REPSR_ARCHITECTURE = "repsr"
+SPANDREL_PREFIX = "spandrel:"
+_SPANDREL_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -38,20 +48,26 @@ class Quality:
 class Preset:
     name: str
     scale: int
-    blocks: int
-    channels: int
     description: str
     weights: str  # file name of the safetensors file, beside the TOML
     sha256: str
+    blocks: int = 0  # blocks and channels: the SRNet size, architecture "repsr" only
+    channels: int = 0
     default: bool = False  # the default preset for its scale
     recipe: Mapping[str, Any] = field(default_factory=dict)  # how it was trained
     data: Mapping[str, Any] = field(default_factory=dict)  # what it was trained on
     quality: Quality = field(default_factory=Quality)
+    architecture: str = REPSR_ARCHITECTURE
+    source: Mapping[str, Any] = field(default_factory=dict)  # an imported preset: the file it came from
     path: Path = Path()  # the TOML file; not stored in it
 
     @property
+    def is_foreign(self) -> bool:
+        return self.architecture != REPSR_ARCHITECTURE
+
+    @property
     def size(self) -> str:
-        return size_name(self.blocks, self.channels)
+        return self.architecture if self.is_foreign else size_name(self.blocks, self.channels)
 
     @property
     def weights_path(self) -> Path:
@@ -62,14 +78,24 @@ class Preset:
             "name": self.name,
             "scale": self.scale,
             "size": self.size,
+            "architecture": self.architecture,
             "default": self.default,
             "description": self.description,
             "quality": dataclasses.asdict(self.quality),
             "path": str(self.path),
         }
 
-    def build_network(self) -> SRNet:
-        """The deploy net with verified weights, float32, CPU, eval mode."""
+    def build_network(self) -> nn.Module:
+        """The net with verified weights, float32, CPU, eval mode: an SRNet, or for a foreign
+        architecture a ForeignNet (repsr_video/interop/foreign.py)."""
+        state = self._load_weights()
+        if self.is_foreign:
+            from .interop.foreign import build_foreign
+
+            return build_foreign(state, self.architecture.removeprefix(SPANDREL_PREFIX), self.scale, self.weights_path)
+        return self._build_srnet(state)
+
+    def _load_weights(self) -> dict[str, torch.Tensor]:
         from safetensors import SafetensorError
         from safetensors.torch import load
 
@@ -84,6 +110,9 @@ class Preset:
             state = load(blob)  # safetensors: tensors only, never pickle
         except (SafetensorError, ValueError) as error:
             raise PresetError(f"{self.weights_path}: not a valid safetensors file ({error})") from None
+        return state
+
+    def _build_srnet(self, state: dict[str, torch.Tensor]) -> SRNet:
         net = SRNet(self.scale, self.blocks, self.channels)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in state.items()}
@@ -106,7 +135,8 @@ class Preset:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Preset)} - {"path"}
-_REQUIRED = {"name", "scale", "blocks", "channels", "description", "weights", "sha256"}
+_REQUIRED = {"name", "scale", "description", "weights", "sha256"}
+_SRNET_SIZE = {"blocks", "channels"}  # required for architecture "repsr", absent otherwise
 _QUALITY_FIELDS = {f.name for f in dataclasses.fields(Quality)}
 
 
@@ -130,19 +160,20 @@ def read_preset(path: Path | str) -> Preset:
     unknown = sorted(set(table) - _FIELDS)
     if unknown:
         raise PresetError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    _check_architecture(path, table)
     missing = sorted(_REQUIRED - set(table))
     if missing:
         raise PresetError(f"{path}: missing key(s) {', '.join(missing)}")
     for key in ("name", "description", "weights", "sha256"):
         _check_type(path, key, table[key], str)
     for key in ("scale", "blocks", "channels"):
-        _check_type(path, key, table[key], int)
+        _check_type(path, key, table.get(key, 0), int)
     _check_type(path, "default", table.get("default", False), bool)
-    for key in ("recipe", "data", "quality"):
+    for key in ("recipe", "data", "quality", "source"):
         _check_type(path, key, table.get(key, {}), dict)
     if table["scale"] not in SCALES:
         raise PresetError(f"{path}: scale {table['scale']} is not one of {SCALES}")
-    if table["blocks"] < 0 or table["channels"] < 1:
+    if "blocks" in table and (table["blocks"] < 0 or table["channels"] < 1):
         raise PresetError(f"{path}: blocks must be >= 0 and channels >= 1")
     if Path(table["weights"]).name != table["weights"]:
         raise PresetError(f"{path}: weights must be a file name beside the TOML, not {table['weights']!r}")
@@ -156,6 +187,22 @@ def read_preset(path: Path | str) -> Preset:
     if not preset.weights_path.is_file():
         raise PresetError(f"{path}: weights file {preset.weights} is missing")
     return preset
+
+
+def _check_architecture(path: Path, table: dict[str, Any]) -> None:
+    """'repsr' (needs blocks and channels) or 'spandrel:<architecture id>' (has neither)."""
+    architecture = table.get("architecture", REPSR_ARCHITECTURE)
+    _check_type(path, "architecture", architecture, str)
+    if architecture == REPSR_ARCHITECTURE:
+        missing = sorted(_SRNET_SIZE - set(table))
+        if missing:
+            raise PresetError(f"{path}: missing key(s) {', '.join(missing)}")
+        return
+    if not architecture.startswith(SPANDREL_PREFIX) or not _SPANDREL_ID.match(architecture.removeprefix(SPANDREL_PREFIX)):
+        raise PresetError(f"{path}: architecture {architecture!r} is neither {REPSR_ARCHITECTURE!r} nor '{SPANDREL_PREFIX}<id>'")
+    present = sorted(_SRNET_SIZE & set(table))
+    if present:
+        raise PresetError(f"{path}: key(s) {', '.join(present)} apply only to architecture {REPSR_ARCHITECTURE!r}")
 
 
 def shipped_presets_dir() -> Path:
