@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--frames", type=int, default=8, help="frames per timed run")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=["plain net", "eager fp32", "eager bf16", "compile fp32", "compile bf16"],
-                        choices=["plain net", *VARIANTS])
+    parser.add_argument("--variants", nargs="+", choices=["plain net", *VARIANTS],
+                        default=["plain net", "eager fp32", "eager bf16", "compile fp32", "compile bf16"])
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)

@@ -75,7 +75,8 @@ def main() -> None:
     with torch.inference_mode():
         error = (model(x) - deploy(x)).abs().max().item()
     multi, merged = fps(model, x, args.runs), fps(deploy, x, args.runs)
-    print(f"{args.size} x{args.scale} E{args.expansion}, {args.width}x{args.height} input, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{args.size} x{args.scale} E{args.expansion}, {args.width}x{args.height} input, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'form':<14}{'frames/s':>10}")
     print(f"{'multi-branch':<14}{multi:>10.2f}")
     print(f"{'merged':<14}{merged:>10.2f}")

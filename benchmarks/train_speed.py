@@ -33,6 +33,13 @@ VARIANTS = [  # (label, TrainSettings overrides, BN frozen)
 ]
 
 
+def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    loss = F.l1_loss(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     add_setting(parser, "size")
@@ -54,21 +61,14 @@ def main() -> None:
         model = build_model(settings).to(memory_format=torch.channels_last).train()
         set_bn_frozen(model, frozen)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-        def step() -> None:
-            loss = F.l1_loss(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
         for _ in range(5):
-            step()  # warm-up
+            _step(model, optimizer, x, y)  # warm-up
         rates = []
         block = max(1, args.steps // 5)
         for _ in range(5):
             start = time.perf_counter()
             for _ in range(block):
-                step()
+                _step(model, optimizer, x, y)
             rates.append(block / (time.perf_counter() - start))
         print(f"| {name} | {statistics.median(rates):.1f} | {min(rates):.1f} | {max(rates):.1f} |", flush=True)
 

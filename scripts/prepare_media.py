@@ -69,7 +69,8 @@ def prepare_photos(share: Path, pypi: Path, out: Path) -> None:
     for path in sources:
         image = to_rgb(Image.open(path))
         factor = max(2.0, max(image.size) / MAX_SIDE)
-        save(reduce(image, factor), out / "photo/train", path.parent.parent.parent.name if "contents" in path.parts else path.stem)
+        stem = path.parent.parent.parent.name if "contents" in path.parts else path.stem
+        save(reduce(image, factor), out / "photo/train", stem)
     for name in SKIMAGE_PHOTOS:
         save(to_rgb(Image.open(pypi / "skimage/data" / name)), out / "photo/heldout", Path(name).stem)
 

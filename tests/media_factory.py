@@ -53,7 +53,8 @@ def make_video(
     with av.open(str(path), "w") as out:
         if metadata:
             out.metadata.update(metadata)
-        v = out.add_stream(codec, rate=rate, time_base=time_base, options=options or ({"crf": "20", "preset": "ultrafast"} if codec.startswith("libx26") else {}))
+        default_options = {"crf": "20", "preset": "ultrafast"} if codec.startswith("libx26") else {}
+        v = out.add_stream(codec, rate=rate, time_base=time_base, options=options or default_options)
         v.width, v.height, v.pix_fmt = width, height, pix_fmt
         v.codec_context.time_base = time_base
         v.metadata["title"] = "main video"

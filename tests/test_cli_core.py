@@ -82,10 +82,12 @@ def test_choices_are_the_librarys_own():
 
     from repsr_video import choices, engine, network, output_plan
 
-    assert choices.DEVICES == typing.get_args(engine.DeviceName) and choices.BACKENDS == typing.get_args(engine.BackendName)
+    assert choices.DEVICES == typing.get_args(engine.DeviceName)
+    assert choices.BACKENDS == typing.get_args(engine.BackendName)
     assert choices.PRECISIONS == typing.get_args(engine.PrecisionName)
     assert choices.ENCODERS == typing.get_args(output_plan.EncoderKind) and choices.SCALES == tuple(network.SCALES)
-    expected = {"--scale": choices.SCALES, "--device": choices.DEVICES, "--backend": choices.BACKENDS, "--encoder": choices.ENCODERS}
+    expected = {"--scale": choices.SCALES, "--device": choices.DEVICES, "--backend": choices.BACKENDS,
+                "--encoder": choices.ENCODERS}
     assert _choices(cli._main_parser()) == expected
     assert _choices(cli._subcommand_parser("bench")[0]) == expected
 
@@ -106,9 +108,10 @@ def test_defaults_come_from_the_settings_dataclasses():
     parser = cli._main_parser()
     args = parser.parse_args(["in.mp4", "out.mp4"])
     assert cli._engine_settings(args) == EngineSettings() and cli._encode_settings(args) == EncodeSettings()
-    args = parser.parse_args(["in.mp4", "out.mp4", "--device", "cpu", "--batch", "3", "--encoder", "ffmpeg", "--encoder-preset", "fast"])
+    given = ["--device", "cpu", "--batch", "3", "--encoder", "ffmpeg", "--encoder-preset", "ultrafast"]
+    args = parser.parse_args(["in.mp4", "out.mp4", *given])
     assert cli._engine_settings(args) == EngineSettings(device="cpu", batch=3)
-    assert cli._encode_settings(args) == EncodeSettings(encoder="ffmpeg", preset="fast")
+    assert cli._encode_settings(args) == EncodeSettings(encoder="ffmpeg", preset="ultrafast")
     bench_args = cli._subcommand_parser("bench")[0].parse_args(["clip.mp4", "--backend", "eager", "--crf", "20"])
     assert cli._engine_settings(bench_args) == EngineSettings(backend="eager")
     assert cli._encode_settings(bench_args) == EncodeSettings(crf=20)

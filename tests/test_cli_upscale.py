@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from repsr_video import cli
 from media_factory import frame_pixels, make_audio_only, make_video, make_zero_frame_video, packets_bytes, truncate, video_frames
+from repsr_video import cli
 
 
 @pytest.fixture
@@ -48,7 +48,8 @@ def _bad_cases(tmp_path):
     return {
         "missing": ([tmp_path / "missing.mp4", tmp_path / "out.mp4"], "no such file"),
         "not-video": ([tmp_path / "text.mp4", tmp_path / "out.mp4"], "not a media file"),
-        "truncated-mp4": ([truncate(make_video(tmp_path / "full.mp4", frames=10), tmp_path / "cut.mp4", 0.5), tmp_path / "out.mp4"], "cut.mp4"),
+        "truncated-mp4": ([truncate(make_video(tmp_path / "full.mp4", frames=10), tmp_path / "cut.mp4", 0.5),
+                           tmp_path / "out.mp4"], "cut.mp4"),
         "zero-frames": ([make_zero_frame_video(tmp_path / "zero.mkv"), tmp_path / "out.mkv"], "zero.mkv"),
         "audio-only": ([make_audio_only(tmp_path / "audio.m4a"), tmp_path / "out.mp4"], "no video stream"),
         "missing-folder": ([video, tmp_path / "nope" / "out.mkv"], "does not exist"),

@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 
 from repsr_video.preset import load_preset
-
 from train_images import write_images
 
 ROOT = Path(__file__).resolve().parents[1]

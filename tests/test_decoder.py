@@ -76,7 +76,8 @@ def test_decoded_colours_match_source(tmp_path):
     """Tagged BT.709 input is converted with BT.709: RGB comes back close to what was encoded."""
     from media_factory import frame_pixels
 
-    src = make_video(tmp_path / "709.mkv", frames=1, pix_fmt="yuv444p", color=(1, 1, 1, 1), options={"crf": "0", "preset": "ultrafast"})
+    lossless = {"crf": "0", "preset": "ultrafast"}
+    src = make_video(tmp_path / "709.mkv", frames=1, pix_fmt="yuv444p", color=(1, 1, 1, 1), options=lossless)
     with VideoDecoder(src) as decoder:
         batches, _ = _drain(decoder, 1)
     error = np.abs(batches[0].pixels[0].astype(int) - frame_pixels(0, 64, 48).astype(int)).mean()

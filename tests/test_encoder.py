@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from media_factory import NearestEngine, frame_pixels, make_video
+from media_factory import NearestEngine, ffmpeg_exe, frame_pixels, make_video
 from repsr_video.decoder import VideoDecoder
 from repsr_video.errors import OutputError
 from repsr_video.frames import ColorInfo, VideoInfo
@@ -107,7 +107,8 @@ def test_nvenc_falls_back_to_cpu_encoder_with_a_note(tmp_path):
 @pytest.mark.parametrize("matrix, pix_fmt", [(1, "yuv444p"), (6, "yuv444p"), (9, "yuv444p10le")])
 def test_colours_survive_the_round_trip(tmp_path, matrix, pix_fmt):
     """RGB -> YUV uses the tagged matrix, so a player decoding with the tags sees the source colours."""
-    src = make_video(tmp_path / "in.mkv", frames=2, pix_fmt=pix_fmt, color=(matrix, 1, 1, 1), options={"crf": "0", "preset": "ultrafast"})
+    lossless = {"crf": "0", "preset": "ultrafast"}
+    src = make_video(tmp_path / "in.mkv", frames=2, pix_fmt=pix_fmt, color=(matrix, 1, 1, 1), options=lossless)
     out = tmp_path / "out.mkv"
     upscale_video(src, out, NearestEngine(2, 2), encode=EncodeSettings(crf=0, preset="ultrafast"))
     with av.open(str(out)) as inp:
@@ -129,7 +130,7 @@ def test_copy_refused_when_the_container_cannot_hold_a_stream(tmp_path):
 
 _KINDS = [
     "pyav",
-    pytest.param("ffmpeg", marks=pytest.mark.skipif(__import__("media_factory").ffmpeg_exe() is None, reason="needs an ffmpeg binary")),
+    pytest.param("ffmpeg", marks=pytest.mark.skipif(ffmpeg_exe() is None, reason="needs an ffmpeg binary")),
 ]
 
 
@@ -176,7 +177,8 @@ def test_open_encoder_refuses_an_unknown_kind(tmp_path):
 
     src = make_video(tmp_path / "in.mkv", frames=2)
     with VideoDecoder(src) as decoder, pytest.raises(OutputError, match="unknown encoder 'x264'.*pyav, ffmpeg"):
-        open_encoder("x264", decoder.source, plan_output(decoder.info, 2, tmp_path / "o.mkv", EncodeSettings()), tmp_path / "o.mkv")  # type: ignore[arg-type]
+        plan = plan_output(decoder.info, 2, tmp_path / "o.mkv", EncodeSettings())
+        open_encoder("x264", decoder.source, plan, tmp_path / "o.mkv")  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(__import__("media_factory").ffmpeg_exe() is None, reason="needs an ffmpeg binary (imageio-ffmpeg)")

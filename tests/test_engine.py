@@ -3,17 +3,18 @@ compile fallback. Tiny nets and frames; one real torch.compile run. TensorRT: te
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import Backend, compiled
 from repsr_video.backends.eager import EagerBackend
 from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
 from repsr_video.errors import EngineError
 from repsr_video.network import SRNet
-
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
 
 CPU_EAGER = EngineSettings(device="cpu", backend="eager")
 
@@ -38,7 +39,7 @@ def test_settings_reject_unknown_values_listing_allowed_ones(kwargs, words):
 
 
 def test_settings_are_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         EngineSettings().device = "cpu"  # type: ignore[misc]
 
 

@@ -21,7 +21,7 @@ def test_frozen_mode_survives_train():
     assert is_bn_frozen(model)
     stats = [m.running_mean.clone() for m in bn_layers(model)]
     model(torch.rand(4, 3, 12, 12))  # a training-mode forward must not move population statistics
-    assert all(torch.equal(a, m.running_mean) for a, m in zip(stats, bn_layers(model)))
+    assert all(torch.equal(a, m.running_mean) for a, m in zip(stats, bn_layers(model), strict=True))
 
 
 def test_frozen_normalizes_with_population_statistics():

@@ -46,7 +46,7 @@ def test_everything_is_kept_in_mkv(rich_clip, tmp_path):
     assert packets_bytes(out, "subtitle") == packets_bytes(rich_clip, "subtitle")
     with av.open(str(rich_clip)) as a, av.open(str(out)) as b:
         assert [s.type for s in a.streams] == [s.type for s in b.streams]
-        for sa, sb in zip(a.streams, b.streams):
+        for sa, sb in zip(a.streams, b.streams, strict=True):
             for key in ("language", "title", "filename", "mimetype"):
                 assert sa.metadata.get(key) == sb.metadata.get(key)
             assert sa.disposition == sb.disposition

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import Backend
 from repsr_video.backends.tensorrt import engine_path, tensorrt_problem
 from repsr_video.engine import EngineSettings, create_engine_for_network
 from repsr_video.errors import EngineError
-
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
 
 CPU_EAGER = EngineSettings(device="cpu", backend="eager")
 

@@ -12,10 +12,17 @@ from PIL import Image
 
 from repsr_video.errors import InputError
 from repsr_video.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from repsr_video.train.data import DataSummary, downscale, find_media, load_pictures, make_picture, sample_video_frames, split_validation
-from repsr_video.train.patches import PatchBatches, batch_loader, flip, oriented
+from repsr_video.train.data import (
+    DataSummary,
+    downscale,
+    find_media,
+    load_pictures,
+    make_picture,
+    sample_video_frames,
+    split_validation,
+)
 from repsr_video.train.degrade import codec_round_trip, degrade_video_batch
-
+from repsr_video.train.patches import PatchBatches, batch_loader, flip, oriented
 from train_images import textured_image, write_images
 
 
@@ -144,8 +151,8 @@ def test_patch_batches_shapes_determinism_and_loader(tmp_path):
     # workers, and starting in the middle, give the same batches as the dataset itself
     loaded = list(batch_loader(dataset, start=6, stop=10, workers=2))
     assert len(loaded) == 4
-    for offset, (l, h) in enumerate(loaded):
-        assert torch.equal(l, dataset[6 + offset][0]) and torch.equal(h, dataset[6 + offset][1])
+    for offset, (lr, hr) in enumerate(loaded):
+        assert torch.equal(lr, dataset[6 + offset][0]) and torch.equal(hr, dataset[6 + offset][1])
     # two DDP ranks take interleaved global batches
     rank1 = list(batch_loader(dataset, start=1, stop=3, rank=1, world=2))
     assert torch.equal(rank1[0][1], dataset[3][1]) and torch.equal(rank1[1][1], dataset[5][1])
@@ -156,7 +163,7 @@ def test_video_degradation_compresses_the_lr_patches(tmp_path):
     rng = np.random.default_rng(0)
     out = degrade_video_batch(patches, rng)
     assert [p.shape for p in out] == [(24, 24, 3)] * 6
-    differences = [np.abs(a.astype(int) - b).mean() for a, b in zip(out, patches)]
+    differences = [np.abs(a.astype(int) - b).mean() for a, b in zip(out, patches, strict=True)]
     assert all(0 < d < 40 for d in differences)
     hevc = codec_round_trip(textured_image(9, 32, 48), "libx265", "hevc", 30)
     assert hevc.shape == (32, 48, 3)

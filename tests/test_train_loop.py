@@ -13,7 +13,6 @@ from repsr_video.train import export, loop
 from repsr_video.train.blocks import FreezableBatchNorm2d, is_bn_frozen
 from repsr_video.train.loop import train
 from repsr_video.train.settings import TrainError, TrainSettings
-
 from train_images import write_images
 
 
@@ -85,7 +84,7 @@ def test_resume_two_plus_two_equals_four_straight(tmp_path, workers):
     assert final["iteration"] == reference["iteration"] == 4
     for key, value in reference["model"].items():
         assert torch.equal(value, final["model"][key]), key
-    for a, b in zip(reference["optimizer"]["state"].values(), final["optimizer"]["state"].values()):
+    for a, b in zip(reference["optimizer"]["state"].values(), final["optimizer"]["state"].values(), strict=True):
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
     assert json.loads(final["history"])["loss"] == json.loads(reference["history"])["loss"]
 

@@ -75,6 +75,7 @@ def test_ablation_parser_shares_the_defaults_but_its_own_budget():
     args = ablation_parser().parse_args(["--data", "a", "--val", "v"])
     settings = settings_from_args(args, name="ablation")
     plain = TrainSettings(data=("a",), val=("v",), scale=2, name="ablation")
-    assert (settings.iterations, settings.prescale, settings.scale) == tuple(ABLATION_DEFAULTS[k] for k in ("iterations", "prescale", "scale"))
+    expected = tuple(ABLATION_DEFAULTS[k] for k in ("iterations", "prescale", "scale"))
+    assert (settings.iterations, settings.prescale, settings.scale) == expected
     assert dataclasses.replace(settings, iterations=plain.iterations, prescale=plain.prescale) == plain
     assert settings.out is None  # the ablation's --out is its own folder, not a run's
