@@ -137,6 +137,7 @@ def test_train_command_end_to_end_makes_a_loadable_preset(tmp_path, capsys):
     assert net(torch.rand(1, 3, 11, 13)).shape == (1, 3, 22, 26)
     report = (out / "mini-report.md").read_text()
     assert "merged vs multi-branch max abs error" in report
+    assert f"(limit {export.MERGE_TOLERANCE:g})" in report  # the limit the merge check applies
     assert (out / "mini-curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the preset scores through `repsr-video eval` as it did at the end of training
     capsys.readouterr()

@@ -79,3 +79,13 @@ def test_ablation_parser_shares_the_defaults_but_its_own_budget():
     assert (settings.iterations, settings.prescale, settings.scale) == expected
     assert dataclasses.replace(settings, iterations=plain.iterations, prescale=plain.prescale) == plain
     assert settings.out is None  # the ablation's --out is its own folder, not a run's
+
+
+def test_workers_help_states_the_defaults_the_run_uses(capsys):
+    parser = argparse.ArgumentParser()
+    train_parser(parser)
+    text = " ".join(parser.format_help().split())
+    for degrade in DEGRADES:
+        workers = TrainSettings(data=("a",), scale=2, name="n", degrade=degrade).data_workers
+        assert f"{workers} for {degrade}" in text
+    assert TrainSettings(data=("a",), scale=2, name="n", degrade="video", workers=0).data_workers == 0

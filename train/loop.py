@@ -155,14 +155,6 @@ def _calibration_batches(dataset: PatchBatches, device: torch.device, channels_l
         yield x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def default_workers(settings: TrainSettings) -> int:
-    if settings.workers is not None:
-        return settings.workers
-    # A bicubic batch is ~1.5 ms of slicing; a video batch adds one small encode (tens of ms),
-    # which one worker keeps ahead of a training step on a 2-core CPU.
-    return 1 if settings.degrade == "video" else 0
-
-
 # --- a run, set up --------------------------------------------------------------------------
 
 
@@ -316,7 +308,7 @@ def _run_steps(run: Run) -> None:
     settings, state = run.settings, run.state
     run.model.train()
     loader = batch_loader(run.batches, start=state.iteration, stop=settings.iterations, rank=run.dist.rank,
-                          world=run.dist.world, workers=default_workers(settings))
+                          world=run.dist.world, workers=settings.data_workers)
     rate = _Rate()
     for lr_u8, hr_u8 in loader:
         _freeze_bn_if_due(run)

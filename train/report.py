@@ -9,6 +9,8 @@ import numpy as np
 
 from repsr_video.output import atomic_write
 
+from .export import MERGE_TOLERANCE
+
 if TYPE_CHECKING:
     from .data import DataSummary
     from .evaluate import Evaluation
@@ -72,7 +74,7 @@ def write_report(path: Path, *, settings: TrainSettings, summary: DataSummary, h
         f"- command: `{settings.command()}`",
         f"- iterations: {len(history.loss)} of {settings.iterations}, {history.train_seconds:.0f} s in training steps, {its_per_s:.2f} it/s",
         f"- BN switched to population statistics at iteration: {history.bn_frozen_at if history.bn_frozen_at is not None else 'never'}",
-        f"- merged vs multi-branch max abs error: {merge_error:.3g} (limit 1e-4)",
+        f"- merged vs multi-branch max abs error: {merge_error:.3g} (limit {MERGE_TOLERANCE:g})",
         "",
         "## Data",
         "",
