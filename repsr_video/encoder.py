@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from repsr_video.choices import ENCODERS, EncoderKind
 from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
 from repsr_video.ffmpeg_encoder import FFmpegEncoder
 from repsr_video.frames import FrameBatch, PacketGroup
-from repsr_video.output_plan import ENCODERS, EncoderKind, OutputPlan
+from repsr_video.output_plan import OutputPlan
 from repsr_video.pyav_encoder import PyAVEncoder
 
 

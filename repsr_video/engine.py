@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -38,12 +36,9 @@ from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
 from .backends.graph import WIRE_DTYPES, FrameGraph, Residual, ResidualFn
+from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName
 from .errors import EngineError
 from .network import SRNet
-
-DeviceName = Literal["auto", "cpu", "cuda"]
-BackendName = Literal["auto", "tensorrt", "compile", "eager"]
-PrecisionName = Literal["fp32", "bf16", "fp16"]
 
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -67,13 +62,18 @@ class EngineSettings:
     batch: int = 0
 
     def __post_init__(self) -> None:
-        _check_choice("device", self.device, typing.get_args(DeviceName))
-        _check_choice("backend", self.backend, typing.get_args(BackendName))
+        _check_choice("device", self.device, DEVICES)
+        _check_choice("backend", self.backend, BACKENDS)
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
             raise EngineError(f"batch {self.batch!r} must be a whole number >= 0 (0 = automatic)")
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for a DeviceName: "auto" is the current CUDA GPU where torch sees one, else the CPU.
+
+    The one place a device name becomes a device (the engine and training both call it).
+    """
+    _check_choice("device", name, DEVICES)
     if name == "cpu":
         return torch.device("cpu")
     if torch.cuda.is_available():
@@ -277,7 +277,7 @@ def create_engine_for_network(
     if not isinstance(settings, EngineSettings):
         raise EngineError(f"settings must be EngineSettings, got {type(settings).__name__}")
     if precision is not None:
-        _check_choice("precision", precision, typing.get_args(PrecisionName))
+        _check_choice("precision", precision, PRECISIONS)
     device = resolve_device(settings.device)
     return Engine(
         net,
@@ -292,3 +292,9 @@ def create_engine_for_network(
 def create_engine(preset, settings: EngineSettings | None = None) -> Engine:
     """An engine for a preset (repsr_video.preset.Preset); its weights hash keys on-disk caches."""
     return create_engine_for_network(preset.build_network(), settings or EngineSettings(), key=preset.sha256)
+
+
+__all__ = [
+    "AUTO_BATCH", "BACKENDS", "DEVICES", "PRECISIONS", "BackendName", "DeviceName", "Engine", "EngineSettings",
+    "PrecisionName", "create_engine", "create_engine_for_network", "default_precision", "resolve_device",
+]

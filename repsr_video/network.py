@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .choices import SCALES
 from .errors import PresetError
 
-SCALES = (2, 3, 4)
 _SIZE_NAME = re.compile(r"^M(\d+)C(\d+)$")
 
 

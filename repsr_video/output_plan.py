@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, get_args
 
 import av
 import av.error
 from av.codec.codec import UnknownCodecError
 
+from repsr_video.choices import ENCODERS, EncoderKind
 from repsr_video.colour import is_rgb_format, output_color
 from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import ColorInfo, VideoInfo
@@ -33,8 +33,6 @@ CODEC_ALIASES = {
 }
 NVENC_FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libvpx": 10, "libsvtav1": 30}
-EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an ffmpeg process
-ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
 
 
 @dataclass(frozen=True)
