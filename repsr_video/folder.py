@@ -11,15 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repsr_video.errors import InputError, OutputError, RepsrError, describe_error
-from repsr_video.images import IMAGE_FORMATS, upscale_image
-from repsr_video.output_plan import CONTAINERS, EncodeSettings
+from repsr_video.images import upscale_image
+from repsr_video.media import is_image, is_video
 from repsr_video.output import FileResult
+from repsr_video.output_plan import CONTAINERS, EncodeSettings
 from repsr_video.pipeline import ProgressCallback, Upscaler, upscale_video
-
-VIDEO_EXTENSIONS = {
-    ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
-    ".ogv", ".ogg", ".flv", ".wmv", ".y4m", ".3gp",
-}
 
 
 def find_media(folder: Path, exclude: Path | None = None) -> list[Path]:
@@ -30,14 +26,14 @@ def find_media(folder: Path, exclude: Path | None = None) -> list[Path]:
             continue
         if exclude is not None and path.is_relative_to(exclude):
             continue
-        if path.suffix.lower() in VIDEO_EXTENSIONS or path.suffix.lower() in IMAGE_FORMATS:
+        if is_video(path) or is_image(path):
             found.append(path)
     return found
 
 
 def output_for(path: Path, input_dir: Path, output_dir: Path) -> Path:
     target = output_dir / path.relative_to(input_dir)
-    if path.suffix.lower() in VIDEO_EXTENSIONS and path.suffix.lower() not in CONTAINERS:
+    if is_video(path) and path.suffix.lower() not in CONTAINERS:
         target = target.with_suffix(".mkv")
     return target
 
@@ -85,7 +81,7 @@ def _one(path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, ove
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(f"{target.parent}: cannot create folder ({describe_error(error)})") from error
-        if path.suffix.lower() in IMAGE_FORMATS:
+        if is_image(path):
             return upscale_image(path, target, engine, overwrite=overwrite, progress=progress)
         return upscale_video(path, target, engine, encode=encode, overwrite=overwrite, progress=progress)
     except RepsrError as error:

@@ -19,15 +19,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from repsr_video.errors import InputError, OutputError, describe_error
+from repsr_video.media import IMAGE_FORMATS
 from repsr_video.output import FileResult, atomic_write, check_output_path
 from repsr_video.pipeline import ProgressCallback, ProgressEvent, Upscaler
 
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 _SIXTEEN_BIT_CODECS = {"PNG": ("png", "rgb48be", "rgba64be"), "TIFF": ("tiff", "rgb48le", "rgba64le")}
-
-
-def is_image(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_FORMATS
 
 
 @dataclass
@@ -165,4 +161,4 @@ def upscale_image(
     return FileResult(input_path, output, "done", 1, seconds)
 
 
-__all__ = ["IMAGE_FORMATS", "Picture", "is_image", "read_image", "upscale_image", "write_image"]
+__all__ = ["Picture", "read_image", "upscale_image", "write_image"]

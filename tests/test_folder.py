@@ -99,3 +99,15 @@ def test_output_folder_inside_input_is_not_reprocessed(tmp_path):
     results = upscale_folder(tmp_path, tmp_path / "big", NearestEngine())
     assert [r.input.name for r in results] == ["a.mkv"]
     assert [r.input.name for r in upscale_folder(tmp_path, tmp_path / "big", NearestEngine())] == ["a.mkv"]
+
+
+def test_folder_walk_takes_exactly_the_shared_media_suffixes(tmp_path):
+    from repsr_video.folder import find_media, output_for
+    from repsr_video.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    for suffix in [*VIDEO_SUFFIXES, *IMAGE_SUFFIXES, ".txt", ".srt", ".json"]:
+        (tmp_path / f"f{suffix.upper() if suffix == '.ogg' else suffix}").write_bytes(b"")
+    found = {p.suffix.lower() for p in find_media(tmp_path)}
+    assert found == VIDEO_SUFFIXES | IMAGE_SUFFIXES  # .ogg and .3gp included, case-insensitively
+    assert output_for(tmp_path / "f.3gp", tmp_path, tmp_path / "out").name == "f.mkv"  # no container we write
+    assert output_for(tmp_path / "f.webm", tmp_path, tmp_path / "out").name == "f.webm"
