@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
     from repsr_video.bench import BenchReport, MemoryRow
     from repsr_video.engine import Engine, EngineSettings
+    from repsr_video.output import FileResult
     from repsr_video.output_plan import EncodeSettings
-    from repsr_video.pipeline import FileResult, ProgressEvent
+    from repsr_video.pipeline import ProgressEvent
     from repsr_video.preset import Preset
 
 console = Console(stderr=True)
@@ -353,9 +354,9 @@ class _UpscaleProgress:
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     """Fail on a missing input or a bad output path before the (slower) engine is built."""
     from repsr_video.errors import InputError
-    from repsr_video.images import is_image
+    from repsr_video.media import is_image
+    from repsr_video.output import check_output_path
     from repsr_video.output_plan import container_format
-    from repsr_video.pipeline import check_output_path
 
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
@@ -367,7 +368,8 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
 
 def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, view: _UpscaleProgress) -> list[FileResult]:
     """Upscale the folder, image or video named by args; one FileResult per file."""
-    from repsr_video.images import is_image, upscale_image
+    from repsr_video.images import upscale_image
+    from repsr_video.media import is_image
 
     source, target = Path(args.input), Path(args.output)
     if source.is_dir():

@@ -11,7 +11,7 @@ The public API, everything a program needs to upscale with a preset::
     results = rv.upscale_folder("photos/", "photos-2x/", engine)  # one FileResult per file
 
 Every error a caller can cause or fix is a `RepsrError` (InputError, OutputError, PresetError,
-EngineError) with a one-line message; nothing is left at the output when one is raised. The library
+EngineError, DependencyError) with a one-line message; nothing is left at the output when one is raised. The library
 never prints: progress comes through the `progress=` callback as `ProgressEvent`s.
 
 Importing the package is cheap: the names below load their modules (and torch, PyAV) on first use,
@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from repsr_video.errors import EngineError, InputError, OutputError, PresetError, RepsrError
+from repsr_video.errors import DependencyError, EngineError, InputError, OutputError, PresetError, RepsrError
 
 __version__ = "0.1.0"
 
@@ -37,7 +37,7 @@ _LAZY: dict[str, str] = {
     "EngineSettings": "repsr_video.engine",
     "create_engine": "repsr_video.engine",
     "EncodeSettings": "repsr_video.output_plan",
-    "FileResult": "repsr_video.pipeline",
+    "FileResult": "repsr_video.output",
     "ProgressEvent": "repsr_video.pipeline",
     "upscale_video": "repsr_video.pipeline",
     "upscale_image": "repsr_video.images",
@@ -48,11 +48,13 @@ if TYPE_CHECKING:
     from repsr_video.engine import EngineSettings, create_engine
     from repsr_video.folder import upscale_folder
     from repsr_video.images import upscale_image
+    from repsr_video.output import FileResult
     from repsr_video.output_plan import EncodeSettings
-    from repsr_video.pipeline import FileResult, ProgressEvent, upscale_video
+    from repsr_video.pipeline import ProgressEvent, upscale_video
     from repsr_video.preset import Preset, default_preset, installed_presets, load_preset
 
 __all__ = [
+    "DependencyError",
     "EncodeSettings",
     "EngineError",
     "EngineSettings",
