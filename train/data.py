@@ -204,28 +204,33 @@ def load_pictures(
                     raise
                 summary.skipped.append(str(error))
                 continue
-            usable = 0
-            for index, rgb in enumerate(rgbs):
-                if prescale > 1.0:
-                    rgb = downscale(rgb, prescale)
-                if min(rgb.shape[:2]) < min_size:
-                    continue
-                name = str(path) if kind == "image" else f"{path}#{index}"
-                pictures.append(make_picture(name, str(path), rgb, scale))
-                usable += 1
-            if usable == 0:
+            found = _usable_pictures(path, kind, rgbs, scale=scale, min_size=min_size, prescale=prescale)
+            if not found:
                 summary.skipped.append(f"{path}: smaller than {min_size} pixels")
                 continue
+            pictures += found
             summary.sources.append(str(path))
             if kind == "image":
                 summary.images += 1
             else:
                 summary.clips += 1
-                summary.frames += usable
+                summary.frames += len(found)
         if len(pictures) == before:
             what = "folder" if Path(raw).is_dir() else "file"
             raise InputError(f"{raw}: {what} holds no usable image or clip (need at least {min_size}x{min_size} pixels"
                              + (f" after downscaling by {prescale:g})" if prescale > 1 else ")"))
+    return pictures
+
+
+def _usable_pictures(path: Path, kind: str | None, rgbs: list[np.ndarray], *, scale: int, min_size: int,
+                     prescale: float) -> list[Picture]:
+    """The pictures of one file (its image, or a clip's frames "path#i") at least `min_size` after prescaling."""
+    pictures = []
+    for index, rgb in enumerate(rgbs):
+        if prescale > 1.0:
+            rgb = downscale(rgb, prescale)
+        if min(rgb.shape[:2]) >= min_size:
+            pictures.append(make_picture(str(path) if kind == "image" else f"{path}#{index}", str(path), rgb, scale))
     return pictures
 
 

@@ -6,6 +6,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from .checkpoint import History
 from .data import DataSummary, Picture, detail_crop
 from .evaluate import Evaluation, evaluate_pictures
 from .merge import merge
-from .settings import TrainError, TrainSettings
+from .settings import ADAM_BETAS, TrainError, TrainSettings
 
 MERGE_TOLERANCE = 1e-4
 
@@ -64,31 +65,7 @@ def finish(settings: TrainSettings, model: SRNet, val_pictures: list[Picture], s
     its = len(history.loss) / history.train_seconds if history.train_seconds > 0 else 0.0
     eval_set = (f"--val {' '.join(settings.val)}" if settings.val
                 else f"held-out part of the training data ({len(evaluation.scores)} images)")
-    recipe = {
-        "command": settings.command(),
-        "size": settings.size,
-        "trained_as": "plain" if settings.plain else f"repsr-{settings.norm}-e{settings.expansion}",
-        "expansion": settings.expansion,
-        "norm": "plain" if settings.plain else settings.norm,
-        "iterations": settings.iterations,
-        "batch_size": settings.batch_size,
-        "patch": settings.hr_patch,
-        "lr": settings.lr,
-        "lr_schedule": "cosine to 1%",
-        "loss": "L1",
-        "optimizer": "Adam(0.9, 0.999)",
-        "freeze_bn_at": settings.freeze_bn_at if (settings.norm == "bn" and not settings.plain) else None,
-        "bn_frozen_at_iteration": history.bn_frozen_at,
-        "degrade": settings.degrade,
-        "seed": settings.seed,
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
-        "device": str(device.type),
-        "train_seconds": round(history.train_seconds, 1),
-        "its_per_s": round(its, 3),
-        "merge_max_abs_error": float(f"{error:.3g}"),
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-    }
+    recipe = _recipe(settings, history, device, error, its)
     description = settings.description or (
         f"{settings.size} x{settings.scale} trained with repsr-video train on {summary.images} images"
         + (f" and {summary.clips} clips" if summary.clips else "")
@@ -102,3 +79,32 @@ def finish(settings: TrainSettings, model: SRNet, val_pictures: list[Picture], s
                                history=history, evaluation=evaluation, merge_error=error, its_per_s=its,
                                preset_path=preset_path, plot_path=plot_path, recipe=recipe)
     return TrainResult(preset_path, report_path, plot_path, evaluation, error, its, history.train_seconds, history)
+
+
+def _recipe(settings: TrainSettings, history: History, device: torch.device, error: float, its: float) -> dict[str, Any]:
+    """How the preset was made: the preset's [recipe] table and the report's last section."""
+    return {
+        "command": settings.command(),
+        "size": settings.size,
+        "trained_as": "plain" if settings.plain else f"repsr-{settings.norm}-e{settings.expansion}",
+        "expansion": settings.expansion,
+        "norm": "plain" if settings.plain else settings.norm,
+        "iterations": settings.iterations,
+        "batch_size": settings.batch_size,
+        "patch": settings.hr_patch,
+        "lr": settings.lr,
+        "lr_schedule": f"cosine to {settings.schedule.final_fraction:.0%}",
+        "loss": "L1",
+        "optimizer": f"Adam{ADAM_BETAS}",
+        "freeze_bn_at": settings.freeze_bn_at if (settings.norm == "bn" and not settings.plain) else None,
+        "bn_frozen_at_iteration": history.bn_frozen_at,
+        "degrade": settings.degrade,
+        "seed": settings.seed,
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "device": str(device.type),
+        "train_seconds": round(history.train_seconds, 1),
+        "its_per_s": round(its, 3),
+        "merge_max_abs_error": float(f"{error:.3g}"),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }

@@ -34,7 +34,7 @@ from .evaluate import evaluate_pictures
 from .export import TrainResult, finish
 from .net import RepSRNet
 from .patches import PatchBatches, batch_loader, to_float
-from .settings import TrainError, TrainSettings
+from .settings import ADAM_BETAS, TrainError, TrainSettings
 
 CALIBRATION_BATCHES = 32
 TAIL_INIT_GAIN = 0.1
@@ -254,7 +254,7 @@ def _set_up(settings: TrainSettings, device: torch.device, dist_info: _Dist, emi
     net = build_model(settings).to(device)
     if CHANNELS_LAST:
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr, betas=(0.9, 0.999))
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr, betas=ADAM_BETAS)
     state = _resume(ckpt, settings, data.fingerprint, net, optimizer, device) if settings.resume else RunState()
     model: nn.Module = net
     if dist_info.world > 1:

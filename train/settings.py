@@ -32,6 +32,7 @@ DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
 # optimization most of the way, and 20 % of the run is enough for the affine parameters to adapt
 # to the fixed statistics.
 DEFAULT_FREEZE_BN_AT = 0.8
+ADAM_BETAS = (0.9, 0.999)
 LR_PATCH = 48  # default training patch side in LR pixels (HR: 48 x scale)
 # Data worker processes by degradation. A bicubic batch is ~1.5 ms of slicing, cheaper than a
 # worker's IPC; a video batch adds one small encode (tens of ms), which one worker keeps ahead of a
