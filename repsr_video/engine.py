@@ -35,12 +35,10 @@ from torch import nn
 from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
-from .backends.graph import WIRE_DTYPES, FrameGraph, Residual, ResidualFn
+from .backends.graph import COMPUTE_DTYPES, WIRE_DTYPES, FrameGraph, Residual, ResidualFn
 from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName
 from .errors import EngineError
 from .network import SRNet
-
-_TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed convolutions up
 # there (compiled bf16 M4C16 x2 at 640x360 on 2 cores: 15 frames/s at batch 1, 11 at batch 2) and
@@ -139,7 +137,7 @@ class Engine:
         self._notes: list[str] = []
         self._buffers: _HostBuffers | None = None
 
-        compute_dtype = _TORCH_DTYPES[precision]
+        compute_dtype = COMPUTE_DTYPES[precision]
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # shapes repeat for a whole video: let cuDNN pick kernels
         self._residual = self._prepare(net, compute_dtype)
@@ -178,7 +176,9 @@ class Engine:
                 def graph_factory(residual: ResidualFn, wire: torch.dtype) -> FrameGraph:
                     return self._graph(residual, compute_dtype, wire)
 
-                return TensorRTBackend(self._residual, self.scale, self._device, key, graph_factory, fast)
+                return TensorRTBackend(
+                    self._residual, self.scale, self._device, key, graph_factory, fast, precision=self.precision
+                )
             if backend == "tensorrt":
                 raise EngineError(problem)
             self._notes.append(f"TensorRT not used: {problem}")

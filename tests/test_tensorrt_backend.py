@@ -82,8 +82,9 @@ def fake_trt(monkeypatch, tmp_path):
     from repsr_video.backends import tensorrt as trt
 
     monkeypatch.setenv("REPSR_VIDEO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(trt, "engine_key", lambda model_key, shape, device: {
-        "model_sha256": model_key, "input_shape": "x".join(map(str, shape)), "gpu": "test"})
+    # The real cache key, on a pretend GPU (the backend runs on the CPU here).
+    monkeypatch.setattr(trt.torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(trt.torch.cuda, "get_device_name", lambda device=None: "Test GPU")
 
     def install(fail=False):
         fake = _FakeTorchTensorRT(fail)
@@ -99,13 +100,19 @@ def _eager(net):
     return EagerBackend(create_engine_for_network(net, CPU_EAGER, precision="fp32")._runner.graphs)
 
 
-def _trt_backend(net, fallback=None):
-    from repsr_video.backends.graph import FrameGraph, Residual
+def _trt_backend(net, fallback=None, precision="fp16"):
+    from repsr_video.backends.graph import COMPUTE_DTYPES, FrameGraph, Residual
     from repsr_video.backends.tensorrt import TensorRTBackend
 
-    residual = Residual(copy.deepcopy(net)).eval().half()
-    factory = lambda r, wire: FrameGraph(r, net.scale, torch.half, wire, 255.0 if wire == torch.uint8 else 65535.0)  # noqa: E731
-    return TensorRTBackend(residual, net.scale, torch.device("cpu"), "ab" * 32, factory, fallback or _eager(net))
+    dtype = COMPUTE_DTYPES[precision]
+    residual = Residual(copy.deepcopy(net)).eval().to(dtype)
+
+    def factory(r, wire):
+        return FrameGraph(r, net.scale, dtype, wire, 255.0 if wire == torch.uint8 else 65535.0)
+
+    return TensorRTBackend(
+        residual, net.scale, torch.device("cpu"), "ab" * 32, factory, fallback or _eager(net), precision=precision
+    )
 
 
 def test_tensorrt_builds_half_static_engines_and_reuses_them_from_disk(fake_trt, tmp_path):
@@ -129,6 +136,38 @@ def test_tensorrt_builds_half_static_engines_and_reuses_them_from_disk(fake_trt,
     backend = _trt_backend(net)
     backend(frames)
     assert len(fake.compile_calls) == 2 and "rebuilt" in backend.note
+
+
+def test_tensorrt_engines_follow_the_engine_precision(fake_trt, tmp_path):
+    """An fp32 engine is traced and built in fp32 and cached apart from the fp16 one, never mixed up."""
+    fake = fake_trt()
+    net = tiny_net()
+    frames = torch.from_numpy(random_frames(1, 8, 10))
+    out, _ = _trt_backend(net, precision="fp32")(frames)
+    assert max_diff(out.numpy(), reference_upscale(net, frames.numpy())) <= 1
+    _trt_backend(net, precision="fp16")(frames)  # same net and shape: a new build, not the fp32 file
+    assert [call["arg_inputs"][0].dtype for call in fake.compile_calls] == [torch.float32, torch.float16]
+    names = sorted(p.name for p in (tmp_path / "cache" / "tensorrt").iterdir())
+    assert [name.split("_")[2] for name in names] == ["fp16", "fp32"], names
+
+
+def test_tensorrt_key_names_the_precision(fake_trt):
+    from repsr_video.backends.tensorrt import engine_key
+
+    fake_trt()
+    key = engine_key("ab" * 32, (1, 3, 8, 10), torch.device("cuda", 0), "bf16")
+    assert key["precision"] == "bf16" and key["gpu"] == "Test GPU" and key["compute_capability"] == "9.0"
+    assert engine_path(key) != engine_path({**key, "precision": "fp16"})
+
+
+def test_tensorrt_refuses_weights_of_another_precision(fake_trt):
+    from repsr_video.backends.graph import Residual
+    from repsr_video.backends.tensorrt import TensorRTBackend
+
+    fake_trt()
+    net = tiny_net()
+    with pytest.raises(ValueError, match="float32 for a fp32 TensorRT engine"):
+        TensorRTBackend(Residual(net).half(), 2, torch.device("cpu"), "ab", lambda r, w: None, _eager(net), precision="fp32")
 
 
 def test_tensorrt_build_failure_falls_back_and_records_why(fake_trt):

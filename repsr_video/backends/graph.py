@@ -15,10 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..choices import PrecisionName
 from ..network import SRNet
 
 # Frame dtypes the engine accepts, with the torch dtype they travel as and their full-scale value.
 WIRE_DTYPES = {"uint8": (torch.uint8, 255.0), "uint16": (torch.int16, 65535.0)}
+
+# The dtype the net's residual runs in, per engine precision (every backend compiles for this one).
+COMPUTE_DTYPES: dict[PrecisionName, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Residual(nn.Module):

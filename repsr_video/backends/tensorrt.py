@@ -7,9 +7,10 @@ EngineError (backend "tensorrt") or picks torch.compile (backend "auto").
 
 How it builds, following the 2.13 API:
 - Precision: since 2.13 the Dynamo path is strongly typed and `enabled_precisions` is gone (silently
-  ignored if passed), so an fp16 engine comes from a half-precision module and half inputs
-  (`Input(..., dtype=torch.half)`). Only SRNet's residual branch is compiled; the uint8/uint16
-  conversion, the nearest-neighbour skip (fp32) and clamping stay in PyTorch around it.
+  ignored if passed), so the engine's precision comes from the module's and the inputs' dtype: the
+  residual arrives in the engine's precision (fp16 on CUDA unless asked otherwise) and is traced with
+  inputs of that dtype (`Input(..., dtype=...)`). Only SRNet's residual branch is compiled; the
+  uint8/uint16 conversion, the nearest-neighbour skip (fp32) and clamping stay in PyTorch around it.
 - Shapes: static, the engine's padded batch x 3 x H x W. TensorRT picks kernels per shape, video
   has one shape per file, and static profiles avoid torch.export's min==opt pitfall (#4103).
 - Caching: the compiled module is saved with `torch_tensorrt.save` to our own cache directory,
@@ -34,8 +35,9 @@ from torch import nn
 
 from ..errors import EngineError
 from ..output import atomic_write
+from ..choices import PrecisionName
 from .base import Backend
-from .graph import FrameGraph, GraphFactory
+from .graph import COMPUTE_DTYPES, FrameGraph, GraphFactory
 
 
 def tensorrt_problem() -> str | None:
@@ -58,7 +60,7 @@ def cache_dir() -> Path:
     return Path(root) / "tensorrt"
 
 
-def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device) -> dict[str, str]:
+def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device, precision: PrecisionName) -> dict[str, str]:
     """Everything a saved engine depends on; any change means a different file."""
     import torch_tensorrt
 
@@ -73,7 +75,7 @@ def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device) -> 
         "model_sha256": model_key,
         "input_shape": "x".join(str(d) for d in shape),
         "batch": str(shape[0]),
-        "precision": "fp16",
+        "precision": precision,
         "gpu": torch.cuda.get_device_name(device),
         "compute_capability": f"{major}.{minor}",
         "torch": torch.__version__,
@@ -84,7 +86,8 @@ def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device) -> 
 
 def engine_path(key: dict[str, str]) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    return cache_dir() / f"{key['model_sha256'][:12]}_{key['input_shape']}_fp16_{digest}.pt2"  # torch.export archives want .pt2
+    name = f"{key['model_sha256'][:12]}_{key['input_shape']}_{key['precision']}_{digest}.pt2"  # torch.export archives want .pt2
+    return cache_dir() / name
 
 
 def _load(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -93,14 +96,14 @@ def _load(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
     return torch.export.load(str(path)).module()
 
 
-def _build(residual_half: nn.Module, shape: tuple[int, ...], device: torch.device, path: Path):
+def _build(residual: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, path: Path):
     import torch_tensorrt
 
-    example = torch.zeros(shape, dtype=torch.half, device=device)
-    exported = torch.export.export(residual_half, (example,))
+    example = torch.zeros(shape, dtype=dtype, device=device)
+    exported = torch.export.export(residual, (example,))
     module = torch_tensorrt.dynamo.compile(
         exported,
-        arg_inputs=[torch_tensorrt.Input(shape, dtype=torch.half)],
+        arg_inputs=[torch_tensorrt.Input(shape, dtype=dtype)],
         device=device,
         min_block_size=1,  # the whole net is ~15 ops; keep every one in the engine
         optimization_level=3,
@@ -121,17 +124,23 @@ class TensorRTBackend:
 
     def __init__(
         self,
-        residual_half: nn.Module,
+        residual: nn.Module,
         scale: int,
         device: torch.device,
         model_key: str,
         graph_factory: GraphFactory,
         fallback: Backend,
+        *,
+        precision: PrecisionName,
     ) -> None:
         problem = tensorrt_problem()
         if problem:
             raise EngineError(problem)
-        self.residual_half = residual_half
+        self.precision = precision
+        self.dtype = COMPUTE_DTYPES[precision]
+        if any(p.dtype != self.dtype for p in residual.parameters()):
+            raise ValueError(f"the residual's weights must be {self.dtype} for a {precision} TensorRT engine")
+        self.residual = residual
         self.scale = scale
         self.device = device
         self.model_key = model_key
@@ -144,7 +153,7 @@ class TensorRTBackend:
 
     def _engine(self, shape: tuple[int, ...]):
         if shape not in self._engines:
-            key = engine_key(self.model_key, shape, self.device)
+            key = engine_key(self.model_key, shape, self.device, self.precision)
             path = engine_path(key)
             module = None
             if path.exists():
@@ -153,7 +162,7 @@ class TensorRTBackend:
                 except Exception as error:  # noqa: BLE001 - stale/corrupt file: rebuild it
                     self.note = f"rebuilt TensorRT engine {path.name}: cached file did not load ({error})"
             if module is None:
-                module = _build(self.residual_half, shape, self.device, path)
+                module = _build(self.residual, shape, self.dtype, self.device, path)
             self._engines[shape] = module
         return self._engines[shape]
 
