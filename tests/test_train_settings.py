@@ -8,14 +8,13 @@ import shlex
 
 import pytest
 
-from repsr_video.engine import DeviceName
-from repsr_video.network import SCALES
+from repsr_video.choices import DEVICES, SCALES
 from repsr_video.train.ablation import ABLATION_DEFAULTS
 from repsr_video.train.ablation import _parser as ablation_parser
 from repsr_video.train.blocks import NORMS
 from repsr_video.train.commands import settings_from_args, train_parser
 from repsr_video.train.data import DEGRADES
-from repsr_video.train.settings import DEVICES, TrainError, TrainSettings
+from repsr_video.train.settings import TrainError, TrainSettings
 
 
 def _parse(argv: list[str]) -> TrainSettings:
@@ -54,10 +53,6 @@ def test_choices_come_from_the_tuples(flag, allowed, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--data", "a", "--scale", "2", "--name", "n", flag, "7"])
     assert "invalid choice" in capsys.readouterr().err
-
-
-def test_devices_are_the_runtime_device_names():
-    assert set(DEVICES) == {"auto", "cpu", "cuda"} and DEVICES == DeviceName.__args__
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repsr_video.engine import DeviceName, resolve_device
+from repsr_video.choices import DeviceName
+from repsr_video.engine import resolve_device
 from repsr_video.errors import InputError
 from repsr_video.network import SRNet, parse_size
 

@@ -3,7 +3,7 @@
 `TrainSettings` is the one table of training options: each field carries its default, and its
 metadata the command-line flag and help (train/commands.py and train/ablation.py build their
 argument parsers from it, `command()` replays it). Allowed values come from one tuple each:
-`SCALES` (the runtime's), `NORMS`, `DEGRADES`, `DEVICES` (the runtime's device names).
+`NORMS`, `DEGRADES`, and the runtime's `SCALES` and `DEVICES` (repsr_video.choices).
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from repsr_video.engine import DeviceName
+from repsr_video.choices import DEVICES, SCALES, DeviceName
 from repsr_video.errors import RepsrError
-from repsr_video.network import SCALES, parse_size
+from repsr_video.network import parse_size
 
 from .blocks import NORMS, Norm
 from .data import DEGRADES, Degrade
 from .schedule import Schedule
-
-DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
 
 # Switch BN to population statistics after 80 % of the iterations. Measured (docs/ablation.md,
 # M4C16 x2, 1500 iterations, 8 held-out photos): frozen at 0.8 +1.320 dB over bicubic, at 0.5
