@@ -268,6 +268,18 @@ def _encode_only(clip: Path, upscaled: list[FrameBatch], frames: int, scale: int
             raise
 
 
+def _warm_up(engine: Engine, sample: list[FrameBatch]) -> tuple[float, list[FrameBatch]]:
+    """Seconds spent until the engine runs at speed, and the sample upscaled (what the encode stage writes)."""
+    from .backends.compiled import COMPILE_AFTER_FRAMES
+
+    start = time.perf_counter()
+    # Enough frames of this shape for the compiled backend to compile it, then one compiled call.
+    for _ in range(COMPILE_AFTER_FRAMES // engine.batch + 2):
+        engine.upscale(sample[0].pixels)
+    seconds = time.perf_counter() - start
+    return seconds, [b.with_pixels(engine.upscale(b.pixels)) for b in sample]
+
+
 def run_bench(
     clip: str | Path,
     engine: Engine,
@@ -278,7 +290,6 @@ def run_bench(
     on_stage: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Time each stage alone, then the pipeline, over the same `frames` frames of `clip`."""
-    from .backends.compiled import COMPILE_AFTER_FRAMES
     from .pipeline import upscale_video
 
     clip = Path(clip)
@@ -298,12 +309,7 @@ def run_bench(
             box[0], sample = _decode_only(work, engine.batch, keep=max(engine.batch, 8))
 
         notify("warm-up")
-        start = time.perf_counter()
-        # Enough frames of this shape for the compiled backend to compile it, then one compiled call.
-        for _ in range(COMPILE_AFTER_FRAMES // engine.batch + 2):
-            engine.upscale(sample[0].pixels)
-        warmup = time.perf_counter() - start
-        upscaled = [b.with_pixels(engine.upscale(b.pixels)) for b in sample]
+        warmup, upscaled = _warm_up(engine, sample)
 
         notify("infer")
         box = [frames]
