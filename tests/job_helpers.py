@@ -32,15 +32,16 @@ class NearestFactory:
     scale: int = 2
     batch: int = 4
     delay: float = 0.0
-    pid_folder: str | None = None  # each engine build leaves a file named by its pid here
+    pid_folder: str | None = None  # each engine build leaves a file named by its pid: "device CUDA_VISIBLE_DEVICES"
+    device: str = "cpu"  # the device kind it claims (Ray gives "cuda" models a GPU per task)
 
     def __call__(self, device: str | None = None) -> NearestEngine:
         if self.pid_folder:
-            Path(self.pid_folder, str(os.getpid())).write_text(device or "")
+            Path(self.pid_folder, str(os.getpid())).write_text(f"{device} {os.environ.get('CUDA_VISIBLE_DEVICES')}")
         return _SlowNearest(self.scale, self.batch, self.delay)
 
     def fingerprint(self) -> dict:
-        return {"engine": "nearest", "scale": self.scale}
+        return {"engine": "nearest", "scale": self.scale, "device": self.device}
 
 
 def gop_clip(path: Path, *, frames: int = 48, keyint: int = 8, codec: str = "libx264", rate: int = 25, **kwargs) -> Path:

@@ -34,7 +34,7 @@ from repsr_video.jobs.state import (
     segment_file,
 )
 from repsr_video.jobs.work import EngineFactory, SegmentTask, Upscaler, run_segment
-from repsr_video.jobs.workers import Events, run_processes, split_threads
+from repsr_video.jobs.workers import Events, run_processes
 from repsr_video.output import atomic_write
 from repsr_video.output_plan import (
     EncodeSettings,
@@ -194,7 +194,7 @@ def _execute(tasks: list[SegmentTask], factory: EngineFactory, engine: Upscaler 
     if job.ray_address:
         from repsr_video.jobs.ray_runner import run_on_ray
 
-        run_on_ray(tasks, factory, job.ray_address, job.devices, events)
+        run_on_ray(tasks, factory, job.ray_address, events)
     elif len(job.worker_devices()) > 1:
         run_processes(tasks, factory, job.worker_devices(), events)
     else:
@@ -232,11 +232,7 @@ def run_job(
     with JobState.open(output, manifest, restart=job.restart) as state:
         resumed = {s.index for s in segments if state.finished(s) is not None}
         tracker = _Progress(input_path, segments, resumed, progress)
-        workers = 1 if job.ray_address else len(job.worker_devices())
-        threads = 0 if workers == 1 and not job.ray_address else split_threads(workers)
-        tasks = [
-            SegmentTask(str(input_path), str(state.folder), s, info, plan, threads) for s in segments if s.index not in resumed
-        ]
+        tasks = [SegmentTask(str(input_path), str(state.folder), s, info, plan) for s in segments if s.index not in resumed]
         tasks.sort(key=lambda t: -t.segment.frames)  # longest first: no idle tail
         tracker.emit()
         _execute(tasks, factory, engine, job, Events(tracker.frames, tracker.done))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from repsr_video.engine import EngineSettings
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.plan import Segment
 from repsr_video.jobs.segment import (
@@ -46,40 +45,6 @@ class EngineFactory(Protocol):
     def __call__(self, device: str | None = None) -> Upscaler: ...
 
     def fingerprint(self) -> dict: ...
-
-
-@dataclass(frozen=True)
-class PresetEngine:
-    """The engine of a preset file, built where it runs (`device` like "cuda:1" picks that GPU)."""
-
-    preset: str  # path of the preset's TOML
-    settings: EngineSettings = EngineSettings()
-
-    def __call__(self, device: str | None = None) -> Upscaler:
-        from repsr_video.engine import create_engine
-        from repsr_video.preset import read_preset
-
-        settings = self.settings
-        if device and device.startswith("cuda"):
-            import torch
-
-            torch.cuda.set_device(int(device.partition(":")[2] or 0))
-            settings = EngineSettings(device="cuda", backend=settings.backend, batch=settings.batch)
-        return create_engine(read_preset(self.preset), settings)
-
-    def fingerprint(self) -> dict:
-        """What about the model changes the output: the weights, and the precision this device kind runs."""
-        from repsr_video.engine import default_precision, resolve_device
-        from repsr_video.preset import read_preset
-
-        preset = read_preset(self.preset)
-        device = resolve_device(self.settings.device)
-        return {
-            "weights_sha256": preset.sha256,
-            "scale": preset.scale,
-            "device": device.type,
-            "precision": default_precision(device),
-        }
 
 
 @dataclass(frozen=True)

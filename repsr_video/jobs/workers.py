@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from repsr_video.errors import RepsrError
 from repsr_video.jobs.work import EngineFactory, SegmentTask, run_segment
@@ -64,11 +64,11 @@ def _worker_main(factory: EngineFactory, device: str | None, threads: int, jobs,
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the workers
     index = -1
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # for torch, if the engine loads it
     try:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
         engine = factory(device)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
         while (task := jobs.get()) is not None:
             index = task.segment.index
             marker = run_segment(task, engine, lambda n, i=index: events.put(("frames", i, n)))
@@ -92,12 +92,12 @@ def run_processes(tasks: list[SegmentTask], factory: EngineFactory, devices: lis
         return
     ctx = multiprocessing.get_context("spawn")
     jobs, results = ctx.Queue(), ctx.Queue()
-    for task in tasks:
-        jobs.put(task)
     count = min(len(devices), len(tasks))
+    threads = split_threads(count)
+    for task in tasks:
+        jobs.put(replace(task, threads=threads))
     for _ in range(count):
         jobs.put(None)
-    threads = tasks[0].threads or split_threads(count)
     processes = [
         ctx.Process(
             target=_worker_main,
