@@ -53,3 +53,21 @@ def to_float(frames: np.ndarray) -> torch.Tensor:
 def max_level_diff(a: np.ndarray, b: np.ndarray) -> int:
     assert a.shape == b.shape, (a.shape, b.shape)
     return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+
+
+def random_span(scale: int, features: int = 8, seed: int = 0, channels: int = 3):
+    """spandrel's SPAN (a foreign architecture: attention blocks, no global skip) with random weights."""
+    spandrel_or_skip()
+    from spandrel.architectures.SPAN import SPAN
+
+    torch.manual_seed(seed)
+    return SPAN(num_in_ch=channels, num_out_ch=channels, feature_channels=features, upscale=scale).eval()
+
+
+def random_esrgan(scale: int, features: int = 8, blocks: int = 1, seed: int = 0):
+    """spandrel's ESRGAN (RRDBNet) with random weights."""
+    spandrel_or_skip()
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    torch.manual_seed(seed)
+    return ESRGAN(in_nc=3, out_nc=3, num_filters=features, num_blocks=blocks, scale=scale).eval()
