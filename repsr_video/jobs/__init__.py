@@ -10,8 +10,18 @@ from repsr_video.jobs.state import JobStateError, job_dir_for
 from repsr_video.jobs.work import EngineFactory
 
 __all__ = [
-    "DEFAULT_SEGMENT_SECONDS", "EngineFactory", "JobProgress", "JobResult", "JobSettings", "JobStateError", "PresetEngine",
-    "Segment", "TimeRange", "job_dir_for", "plan_segments", "run_job",
+    "DEFAULT_SEGMENT_SECONDS",
+    "EngineFactory",
+    "JobProgress",
+    "JobResult",
+    "JobSettings",
+    "JobStateError",
+    "PresetEngine",
+    "Segment",
+    "TimeRange",
+    "job_dir_for",
+    "plan_segments",
+    "run_job",
 ]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import av.error
 import numpy as np
 
@@ -65,6 +66,13 @@ class VideoIndex:
         return float(ticks * self.time_base)
 
 
+def stream_time_base(stream: av.stream.Stream) -> Fraction:
+    """A stream's time base as a Fraction (every demuxed stream has one)."""
+    if not stream.time_base:
+        raise InputError(f"stream #{stream.index} has no time base")
+    return Fraction(stream.time_base)
+
+
 def index_video(path: str | Path) -> VideoIndex:
     """Demux the video stream of `path` (nothing else is read or decoded) into a VideoIndex."""
     path = Path(path)
@@ -72,7 +80,7 @@ def index_video(path: str | Path) -> VideoIndex:
     truncated = False
     with open_input(path) as container:
         stream = pick_video_stream(container, path)
-        time_base = Fraction(stream.time_base)
+        time_base = stream_time_base(stream)
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:  # demux's flush packets carry no data

@@ -26,6 +26,8 @@ import av.error
 from repsr_video.decoder import open_input, pick_video_stream
 from repsr_video.errors import OutputError
 from repsr_video.frames import VideoInfo
+from repsr_video.jobs.index import stream_time_base
+from repsr_video.jobs.segment import segment_pts
 from repsr_video.output_plan import OutputPlan, supported_codecs
 
 _CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
@@ -80,8 +82,8 @@ def _segment_timeline(files: list[Path]) -> tuple[list[int], int, Fraction]:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             data = bytes(stream.codec_context.extradata or b"")
-            tb = Fraction(stream.time_base)
-            pts = [p.pts for p in container.demux(stream) if p.size]
+            tb = stream_time_base(stream)
+            pts = segment_pts(container, stream, path)
         if extradata is None:
             extradata, time_base = data, tb
         elif data != extradata or tb != time_base:
@@ -95,6 +97,7 @@ def _segment_timeline(files: list[Path]) -> tuple[list[int], int, Fraction]:
             raise OutputError(f"{path}: its first pts {min(pts)} is not after the previous segment's last pts {previous_last}")
         previous_last = max(pts)
         all_pts.extend(sorted(pts))
+    assert time_base is not None  # files is not empty
     return all_pts, delay, time_base
 
 
@@ -165,7 +168,7 @@ class _Joiner:
     def add_chapters_and_metadata(self) -> None:
         chapters = []
         for c in self.source.chapters():
-            tb = Fraction(c["time_base"])
+            tb = Fraction(c["time_base"] or 1)
             start, end = c["start"] * tb, c["end"] * tb
             if (self.window.end is not None and start >= self.window.end) or (
                 self.window.start is not None and end <= self.window.start
@@ -175,7 +178,7 @@ class _Joiner:
             hi = min(end, self.window.end) if self.window.end is not None else end
             chapters.append({**c, "start": round((lo - self.window.shift) / tb), "end": round((hi - self.window.shift) / tb)})
         if chapters:
-            self.out.set_chapters(chapters)
+            self.out.set_chapters(chapters)  # type: ignore[arg-type]
         self.out.metadata.update({k: v for k, v in self.source.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
 
 
@@ -185,7 +188,7 @@ def _video_packets(files: list[Path], dts: list[int], shift: int) -> Iterator[tu
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             for packet in container.demux(stream):
-                if not packet.size:
+                if not packet.size or packet.pts is None:  # (segment_pts checked that every packet has a pts)
                     continue
                 packet.pts, packet.dts = packet.pts - shift, dts[j] - shift
                 j += 1

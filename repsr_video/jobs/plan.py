@@ -183,6 +183,7 @@ def _first_packet(
 ) -> int | None:
     """Where decoding of a segment starts: its cut keyframe, the last clean keyframe before a --start, or None (file start)."""
     if number > 0:
+        assert start is not None  # every segment after the first starts at a cut
         return key_by_pts[start]
     if start is None:
         return None

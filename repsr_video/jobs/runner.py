@@ -7,6 +7,7 @@ be resumed another way.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -200,7 +201,7 @@ def _execute(tasks: list[SegmentTask], factory: EngineFactory, engine: Upscaler 
     else:
         engine = engine or factory(job.devices[0] if job.devices else None)
         for task in tasks:
-            events.done(task.segment.index, run_segment(task, engine, lambda n, i=task.segment.index: events.frames(i, n)))
+            events.done(task.segment.index, run_segment(task, engine, functools.partial(events.frames, task.segment.index)))
 
 
 def run_job(
@@ -236,8 +237,8 @@ def run_job(
         tasks.sort(key=lambda t: -t.segment.frames)  # longest first: no idle tail
         tracker.emit()
         _execute(tasks, factory, engine, job, Events(tracker.frames, tracker.done))
-        markers = [read_marker(state.folder, s.index) for s in segments]
-        if any(m is None for m in markers):
+        markers = [m for m in (read_marker(state.folder, s.index) for s in segments) if m is not None]
+        if len(markers) != len(segments):
             raise OutputError(f"{output}: some segments are not finished; run the same command again to resume")
         with atomic_write(output) as tmp:
             joined = join_segments(

@@ -13,15 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
 import numpy as np
+from av.video.stream import VideoStream
 
 from repsr_video.colour import conversion_args, rgb_format, to_output_frames
 from repsr_video.decoder import open_input, pick_video_stream
 from repsr_video.errors import InputError, OutputError
 from repsr_video.frames import FrameBatch, VideoInfo
+from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.plan import Segment
 from repsr_video.output_plan import OutputPlan
 
@@ -70,6 +73,7 @@ class SegmentSource:
         """The segment's packets in decode order: from its keyframe through its last packet."""
         seg = self.segment
         if not self.from_start:
+            assert seg.key_pts is not None  # from_start is set for segments without a keyframe
             container.seek(seg.key_pts, stream=stream, backward=True, any_frame=False)
         position: int | None = 0 if self.from_start else None
         for packet in container.demux(stream):
@@ -147,7 +151,7 @@ class SegmentSource:
             self.report.frames += 1
             if len(pixels) == batch_size:
                 yield FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, self.report.frames - len(pixels))
-                pixels.clear(), pts.clear(), durations.clear()
+                pixels, pts, durations = [], [], []
         if pixels:
             yield FrameBatch(np.stack(pixels), pts, durations, self.info.time_base, self.report.frames - len(pixels))
         self._finish_report()
@@ -179,7 +183,10 @@ class SegmentWriter:
         except (av.error.FFmpegError, OSError) as error:
             raise OutputError(f"{path}: cannot be written ({_describe(error)})") from error
         try:
-            stream = self.out.add_stream(plan.codec, rate=info.rate or 25, time_base=info.time_base, options=dict(plan.options))
+            stream = cast(
+                VideoStream,
+                self.out.add_stream(plan.codec, rate=info.rate or 25, time_base=info.time_base, options=dict(plan.options)),
+            )
             ctx = stream.codec_context
             ctx.width, ctx.height, ctx.pix_fmt = plan.width, plan.height, plan.pix_fmt
             ctx.time_base = info.time_base
@@ -228,6 +235,15 @@ class SegmentFacts:
     extradata_sha256: str
 
 
+def segment_pts(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> list[int]:
+    """pts of a segment file's packets in decode order; every packet must have one."""
+    pts = [p.pts for p in container.demux(stream) if p.size]
+    found = [p for p in pts if p is not None]
+    if not found or len(found) != len(pts):
+        raise OutputError(f"{path}: segment file has no frames or frames without timestamps")
+    return found
+
+
 def read_segment_facts(path: Path, time_base: Fraction) -> SegmentFacts:
     """Demux a segment file (no decoding): its packet count, first/last pts in `time_base`, size and hashes.
 
@@ -237,12 +253,10 @@ def read_segment_facts(path: Path, time_base: Fraction) -> SegmentFacts:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             extradata = bytes(stream.codec_context.extradata or b"")
-            stored = Fraction(stream.time_base)
-            pts = [p.pts for p in container.demux(stream) if p.size]
+            stored = stream_time_base(stream)
+            pts = segment_pts(container, stream, path)
     except (av.error.FFmpegError, IndexError) as error:
         raise OutputError(f"{path}: segment file cannot be read back ({_describe(error)})") from error
-    if not pts or any(p is None for p in pts):
-        raise OutputError(f"{path}: segment file has no frames or frames without timestamps")
     first, last = (min(pts) * stored / time_base, max(pts) * stored / time_base)
     if first.denominator != 1 or last.denominator != 1:
         raise OutputError(f"{path}: segment timestamps do not map back to the source's time base {time_base}")

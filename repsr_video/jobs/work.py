@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from repsr_video.errors import OutputError
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.plan import Segment
 from repsr_video.jobs.segment import (
@@ -120,4 +121,6 @@ def _encode(task: SegmentTask, engine: Upscaler, tmp: Path, progress: FrameCallb
     except BaseException:
         writer.abort()
         raise
+    if counting.first is None or counting.last is None:
+        raise OutputError(f"{task.input}: segment {task.segment.index} produced no frame")
     return _Encoded(writer.frames, counting.first, counting.last, source.report.warnings)

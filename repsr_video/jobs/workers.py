@@ -10,6 +10,7 @@ command resumes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import os
 import queue
@@ -71,13 +72,17 @@ def _worker_main(factory: EngineFactory, device: str | None, threads: int, jobs,
             sys.modules["torch"].set_num_threads(threads)
         while (task := jobs.get()) is not None:
             index = task.segment.index
-            marker = run_segment(task, engine, lambda n, i=index: events.put(("frames", i, n)))
+            marker = run_segment(task, engine, functools.partial(_put_frames, events, index))
             events.put(("done", index, marker))
             index = -1
     except RepsrError as error:
         events.put(("error", index, str(error)))
     except BaseException as error:  # a bug or a library failure: the main process shows it in one line
         events.put(("error", index, f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+def _put_frames(events, index: int, frames: int) -> None:
+    events.put(("frames", index, frames))
 
 
 def split_threads(workers: int) -> int:
