@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import OutputError, PresetError
 from ..network import SRNet
@@ -48,7 +47,7 @@ def test_card(height: int = 72, width: int = 96, seed: int = 0) -> np.ndarray:
     return (card.clip(0, 1) * 255).round().astype(np.uint8)[None]
 
 
-def engine_upscale(net: nn.Module, frames: np.ndarray) -> np.ndarray:
+def engine_upscale(net: SRNet, frames: np.ndarray) -> np.ndarray:
     """What our engine writes for `frames`: eager, fp32, CPU, so the check is the same on every machine."""
     from ..engine import EngineSettings, create_engine_for_network
 

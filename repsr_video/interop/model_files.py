@@ -59,7 +59,8 @@ def _load_pth(path: Path, blob: bytes) -> object:
     except pickle.UnpicklingError as error:
         needs = _UNSUPPORTED_GLOBAL.search(str(error))
         if needs:  # the pickle names a function or class: loading it would run code
-            raise InputError(f"{path}: refused: loading it would run code ({needs.group(1)} is not a tensor or plain container)") from None
+            what = f"{needs.group(1)} is not a tensor or plain container"
+            raise InputError(f"{path}: refused: loading it would run code ({what})") from None
         raise InputError(f"{path}: not a readable PyTorch weights file (damaged, or not a torch.save file)") from None
     except Exception as error:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for damaged files
         raise InputError(f"{path}: not a readable PyTorch weights file ({type(error).__name__}: {str(error)[:200]})") from None

@@ -68,7 +68,7 @@ def _torchvision_imports() -> bool:
     if importlib.util.find_spec("torchvision") is None:
         return False
     try:
-        import torchvision  # type: ignore[import-not-found]  # noqa: F401
+        import torchvision  # noqa: F401
     except Exception:  # noqa: BLE001 - a CUDA wheel beside CPU torch raises RuntimeError, not ImportError
         return False
     return True
@@ -80,7 +80,7 @@ def _import_with_stub() -> types.ModuleType:
     stale = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "torchvision"}
     sys.meta_path.insert(0, finder)
     try:
-        import spandrel  # type: ignore[import-untyped]
+        import spandrel
     finally:
         sys.meta_path.remove(finder)
         for name in [n for n, m in sys.modules.items() if isinstance(m, _StubModule)]:
