@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import re
 import tomllib
@@ -43,6 +44,10 @@ class Quality:
     cpu_fps: float | None = None  # frames/s at 640x360 input on a 2-core CPU
     gpu_fps: float | None = None  # frames/s at 1920x1080 input on a GPU
 
+    def to_table(self) -> dict[str, Any]:
+        """The [quality] table: what was measured (None, not measured, is left out)."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -72,6 +77,23 @@ class Preset:
     @property
     def weights_path(self) -> Path:
         return self.path.parent / self.weights
+
+    def to_table(self) -> dict[str, Any]:
+        """The TOML table that `preset_from_table` turns back into this preset (the path is not stored).
+
+        blocks and channels belong to the deploy SRNet only, architecture to a foreign net only, and
+        source to an imported preset.
+        """
+        table = {key: getattr(self, key) for key in _KEY_ORDER}
+        table |= {"recipe": dict(self.recipe), "data": dict(self.data), "quality": self.quality.to_table(),
+                  "source": dict(self.source)}
+        if self.is_foreign:
+            del table["blocks"], table["channels"]
+        else:
+            del table["architecture"]
+        if not self.source:
+            del table["source"]
+        return table
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -135,6 +157,9 @@ class Preset:
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Preset)} - {"path"}
+# The order of the keys in a written file (the order presets have always been written in).
+_KEY_ORDER = ("name", "scale", "blocks", "channels", "description", "default", "weights", "sha256", "architecture",
+              "recipe", "data", "quality", "source")
 _REQUIRED = {"name", "scale", "description", "weights", "sha256"}
 _SRNET_SIZE = {"blocks", "channels"}  # required for architecture "repsr", absent otherwise
 _QUALITY_FIELDS = {f.name for f in dataclasses.fields(Quality)}
@@ -157,6 +182,15 @@ def read_preset(path: Path | str) -> Preset:
         raise PresetError(f"{path}: cannot read preset ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise PresetError(f"{path}: not valid TOML ({error})") from None
+    preset = preset_from_table(table, path)
+    if not preset.weights_path.is_file():
+        raise PresetError(f"{path}: weights file {preset.weights} is missing")
+    return preset
+
+
+def preset_from_table(table: Mapping[str, Any], path: Path) -> Preset:
+    """The preset a TOML table describes, strictly: unknown keys, missing keys and wrong types are
+    errors naming `path`. The inverse of `Preset.to_table()`."""
     unknown = sorted(set(table) - _FIELDS)
     if unknown:
         raise PresetError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -177,19 +211,19 @@ def read_preset(path: Path | str) -> Preset:
         raise PresetError(f"{path}: blocks must be >= 0 and channels >= 1")
     if Path(table["weights"]).name != table["weights"]:
         raise PresetError(f"{path}: weights must be a file name beside the TOML, not {table['weights']!r}")
-    quality = table.get("quality", {})
+    return Preset(**{**table, "quality": _quality_from_table(table.get("quality", {}), path), "path": path})
+
+
+def _quality_from_table(quality: Mapping[str, Any], path: Path) -> Quality:
     unknown = sorted(set(quality) - _QUALITY_FIELDS)
     if unknown:
         raise PresetError(f"{path}: unknown key(s) in [quality]: {', '.join(unknown)}")
     for key, value in quality.items():
         _check_type(path, f"quality.{key}", value, str if key == "eval_set" else (int, float))
-    preset = Preset(**{**table, "quality": Quality(**quality), "path": path})
-    if not preset.weights_path.is_file():
-        raise PresetError(f"{path}: weights file {preset.weights} is missing")
-    return preset
+    return Quality(**quality)
 
 
-def _check_architecture(path: Path, table: dict[str, Any]) -> None:
+def _check_architecture(path: Path, table: Mapping[str, Any]) -> None:
     """'repsr' (needs blocks and channels) or 'spandrel:<architecture id>' (has neither)."""
     architecture = table.get("architecture", REPSR_ARCHITECTURE)
     _check_type(path, "architecture", architecture, str)
@@ -203,6 +237,57 @@ def _check_architecture(path: Path, table: dict[str, Any]) -> None:
     present = sorted(_SRNET_SIZE & set(table))
     if present:
         raise PresetError(f"{path}: key(s) {', '.join(present)} apply only to architecture {REPSR_ARCHITECTURE!r}")
+
+
+# --- writing: the TOML text of a table ------------------------------------------------------
+
+
+def preset_to_toml(preset: Preset) -> str:
+    """The text of the preset's TOML file."""
+    return to_toml(preset.to_table())
+
+
+def to_toml(table: Mapping[str, Any], prefix: str = "") -> str:
+    """A small TOML writer for scalars, lists and nested tables (None values are left out)."""
+    lines, subtables = [], []
+    for key, value in table.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in subtables:
+        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
+        text += f"\n[{name}]\n" + to_toml(value, name)
+    return text
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"TOML cannot hold {value}")
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Path):
+        return _toml_value(str(value))
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+# --- finding presets -------------------------------------------------------------------------
 
 
 def shipped_presets_dir() -> Path:

@@ -14,17 +14,17 @@ markdown table of every preset (size, scale, mean/worst PSNR-Y gain over bicubic
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from repsr_video.engine import EngineSettings, create_engine
-from repsr_video.preset import read_preset
+from repsr_video.preset import Preset, read_preset
+from repsr_video.preset_writer import write_preset_files
 from repsr_video.train.evaluate import load_eval_pictures, write_compare
-from repsr_video.train.preset import to_toml
 
 WIDTH, HEIGHT = 640, 360
 
@@ -43,11 +43,10 @@ def cpu_fps(preset, frames: int) -> tuple[float, str]:
     return 1.0 / statistics.median(times), f"{engine.backend}/{engine.precision}"
 
 
-def record_cpu_fps(toml_path: Path, fps: float) -> None:
-    table = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    table.setdefault("quality", {})["cpu_fps"] = round(fps, 1)
-    toml_path.write_text(to_toml(table), encoding="utf-8")
-    read_preset(toml_path)  # still valid
+def record_cpu_fps(preset: Preset, fps: float) -> Preset:
+    """Write the preset's TOML again with quality.cpu_fps set; returns it read back."""
+    measured = dataclasses.replace(preset, quality=dataclasses.replace(preset.quality, cpu_fps=round(fps, 1)))
+    return write_preset_files(preset.path.parent, measured.to_table(), preset.weights_path.read_bytes())
 
 
 def main() -> None:
@@ -64,9 +63,8 @@ def main() -> None:
         preset = read_preset(toml_path)
         if not args.skip_speed:
             fps, how = cpu_fps(preset, args.frames)
-            record_cpu_fps(toml_path, fps)
+            preset = record_cpu_fps(preset, fps)
             print(f"{preset.name}: {fps:.1f} frames/s at {WIDTH}x{HEIGHT} on CPU ({how})", flush=True)
-            preset = read_preset(toml_path)
         if preset.name in compare:
             degrade = "video" if preset.recipe.get("degrade") == "video" else "bicubic"  # its use: compressed input
             picture = load_eval_pictures([compare[preset.name]], preset.scale, degrade)[0]

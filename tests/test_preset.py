@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
 
 from repsr_video.errors import PresetError
 from repsr_video.network import SRNet, parse_size
-from repsr_video.preset import Quality, default_preset, installed_presets, load_preset, read_preset
+from repsr_video.preset import (
+    _FIELDS,
+    _KEY_ORDER,
+    Preset,
+    Quality,
+    default_preset,
+    installed_presets,
+    load_preset,
+    preset_from_table,
+    preset_to_toml,
+    read_preset,
+)
 from repsr_video.train.preset import write_preset
 
 
@@ -36,6 +50,47 @@ def test_round_trip(tmp_path):
         assert torch.equal(loaded(x), net.eval()(x))
     with pytest.raises(AttributeError):
         preset.scale = 3  # frozen dataclass
+
+
+def test_a_written_preset_reads_back_equal(tmp_path):
+    recipe = {"command": "repsr-video train --data 'a b' --name x", "lr": 5e-4, "frozen": None, "ok": True,
+              "nested": {"list": [1, 2.5, "three"], "odd key": "tab\there", "quote": 'say "hi" \\ back'},
+              "unicode": "Überschärfe ×2"}
+    quality = Quality(eval_set="held-out", mean_gain_db=1.25, worst_gain_db=-0.5, mean_ssim_y=0.9123)
+    path = write_preset(SRNet(3, 1, 4), tmp_path, name="x3.v1_a-b", description="line one\nline two", recipe=recipe,
+                        data={"images": 3, "sources": ["a.png", "b.png"]}, quality=quality, default=True)
+    preset = read_preset(path)
+    expected_recipe = {k: v for k, v in recipe.items() if v is not None}  # TOML has no null: None is left out
+    assert (preset.name, preset.scale, preset.size, preset.default) == ("x3.v1_a-b", 3, "M1C4", True)
+    assert preset.description == "line one\nline two" and preset.recipe == expected_recipe and preset.quality == quality
+    assert preset.data == {"images": 3, "sources": ["a.png", "b.png"]}
+    # the dataclass and the file agree both ways
+    assert tomllib.loads(path.read_text()) == preset.to_table()
+    assert preset_from_table(tomllib.loads(preset_to_toml(preset)), path) == preset
+
+
+def test_every_preset_field_has_a_place_in_the_file():
+    assert set(_KEY_ORDER) == _FIELDS == {f.name for f in dataclasses.fields(Preset)} - {"path"}
+
+
+def test_shipped_presets_are_written_back_byte_for_byte():
+    """The writer reproduces every shipped TOML exactly: rewriting one (scripts/measure_presets.py) changes only what changed."""
+    presets = installed_presets()
+    assert presets
+    for preset in presets:
+        assert preset_to_toml(preset) == preset.path.read_text(encoding="utf-8"), preset.name
+        assert preset_from_table(preset.to_table(), preset.path) == preset
+
+
+def test_a_foreign_architecture_round_trips_without_the_srnet_size():
+    foreign = Preset(name="span", scale=4, description="d", weights="span.safetensors", sha256="0" * 64,
+                     architecture="spandrel:SPAN", source={"file": "span.pth"}, path=Path("span.toml"))
+    table = foreign.to_table()
+    assert "blocks" not in table and "channels" not in table and table["architecture"] == "spandrel:SPAN"
+    assert preset_from_table(tomllib.loads(preset_to_toml(foreign)), foreign.path) == foreign
+    plain = dataclasses.replace(foreign, architecture="repsr", blocks=2, channels=8, source={})
+    assert "architecture" not in plain.to_table() and "source" not in plain.to_table()
+    assert preset_from_table(plain.to_table(), plain.path) == plain
 
 
 def test_unknown_key(tmp_path):
