@@ -12,7 +12,7 @@ rule picks for the upscaled size.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import av
 import numpy as np
@@ -44,7 +44,7 @@ def sws_range(color_range: int) -> ColorRange:
     return ColorRange.JPEG if color_range == AVCOL_RANGE_JPEG else ColorRange.MPEG
 
 
-def conversion_args(color: ColorInfo, side: Literal["src", "dst"]) -> dict[str, Colorspace | ColorRange]:
+def conversion_args(color: ColorInfo, side: Literal["src", "dst"]) -> dict[str, Any]:
     """swscale's arguments for the YUV side ("src" when decoding, "dst" when encoding) of an RGB
     conversion with `color`'s matrix and range; none for RGB video, which needs no matrix."""
     if color.matrix == AVCOL_SPC_RGB:

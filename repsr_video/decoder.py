@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import av.error
@@ -26,6 +27,9 @@ import numpy as np
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
 from repsr_video.errors import InputError, describe_error
 from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
+
+if TYPE_CHECKING:
+    from av.container.core import Chapter  # a TypedDict of PyAV's stubs only
 
 _PACKETS_PER_GROUP = 64  # copied packets are forwarded in groups of at most this many
 
@@ -52,7 +56,7 @@ def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
-    kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+    kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
     raise InputError(f"{path}: has no video stream (found: {', '.join(kinds)})")
 
 
@@ -69,7 +73,7 @@ class Source:
     info: VideoInfo
     video: av.video.stream.VideoStream  # its tags and disposition go to the output's video stream
     copied: tuple[av.stream.Stream, ...]  # every other stream, or none
-    chapters: tuple[dict, ...]
+    chapters: tuple[Chapter, ...]
     metadata: dict[str, str]  # container tags
 
 
@@ -90,6 +94,8 @@ class VideoDecoder:
             others = (s for s in self.container.streams if s is not self.stream)
             self.copied_streams: tuple[av.stream.Stream, ...] = tuple(others) if copy_streams else ()
             self.stream.thread_type = "AUTO"  # frame + slice threads; drained at the end
+            if self.stream.time_base is None:  # demuxers always set one; a file without is unusable
+                raise InputError(f"{self.path}: the video stream has no time base")
             self.time_base = Fraction(self.stream.time_base)
             self._last_pts: int | None = None
             self._pending: deque = deque()
@@ -141,7 +147,9 @@ class VideoDecoder:
                 yield from frames
         except av.error.FFmpegError as error:
             self.report.truncated = True
-            self.report.warnings.append(f"{self.path}: reading stopped early ({describe_error(error)}); the file looks truncated or damaged")
+            self.report.warnings.append(
+                f"{self.path}: reading stopped early ({describe_error(error)}); the file looks truncated or damaged"
+            )
         try:
             yield from self.stream.decode(None)  # drain (frame threads hold frames back)
         except (av.error.FFmpegError, ValueError):
@@ -221,7 +229,9 @@ class VideoDecoder:
 
         def flush_frames() -> FrameBatch:
             batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, self.report.frames - len(pixels))
-            pixels.clear(), pts.clear(), durations.clear()
+            pixels.clear()
+            pts.clear()
+            durations.clear()
             return batch
 
         def source() -> Iterator:
@@ -258,14 +268,23 @@ class VideoDecoder:
     def _finish_report(self) -> None:
         r = self.report
         if r.corrupt_packets:
-            r.warnings.append(f"{self.path}: {r.corrupt_packets} damaged video packet(s) could not be decoded and were skipped; kept {r.frames} frames")
+            r.warnings.append(
+                f"{self.path}: {r.corrupt_packets} damaged video packet(s) could not be decoded and were skipped; "
+                f"kept {r.frames} frames"
+            )
         if r.repaired_pts:
-            r.warnings.append(f"{self.path}: {r.repaired_pts} frame(s) had a missing or non-increasing timestamp and were given the next free one")
+            r.warnings.append(
+                f"{self.path}: {r.repaired_pts} frame(s) had a missing or non-increasing timestamp "
+                "and were given the next free one"
+            )
         if r.frames == 0:
             raise InputError(f"{self.path}: contains no decodable video frame")
         if not r.truncated and self._ends_early():
             r.truncated = True
-            r.warnings.append(f"{self.path}: the video ends before the length its container states; the file looks truncated (kept {r.frames} frames)")
+            r.warnings.append(
+                f"{self.path}: the video ends before the length its container states; the file looks truncated "
+                f"(kept {r.frames} frames)"
+            )
 
     def _stated_seconds(self) -> Fraction | None:
         """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""

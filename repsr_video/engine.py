@@ -151,7 +151,8 @@ class Engine:
 
     def _prepare(self, net: SRNet, dtype: torch.dtype) -> Residual:
         residual = Residual(copy.deepcopy(net)).eval().requires_grad_(False)
-        return residual.to(device=self._device, dtype=dtype, memory_format=torch.channels_last)
+        # Module.to takes memory_format at run time; torch's type stubs leave it out.
+        return residual.to(device=self._device, dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def _graph(self, residual: ResidualFn, compute_dtype: torch.dtype, wire_dtype: torch.dtype) -> FrameGraph:
         full_scale = next(scale for dtype, scale in WIRE_DTYPES.values() if dtype == wire_dtype)
@@ -238,7 +239,7 @@ class Engine:
         device_in = host_in.to(self._device, non_blocking=True)
 
         out, finite = self._runner(device_in)
-        if buffers is not None and buffers.output is not None:  # CUDA: back through pinned memory
+        if buffers is not None and buffers.output is not None and buffers.finite is not None:  # CUDA: via pinned memory
             buffers.output.copy_(out, non_blocking=True)
             buffers.finite.copy_(finite, non_blocking=True)
             torch.cuda.current_stream(self._device).synchronize()

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import IO, cast
 
 import av
 import av.error
@@ -44,7 +45,9 @@ def ffmpeg_binary() -> str:
         raise OutputError("--encoder ffmpeg needs an ffmpeg binary: `pip install imageio-ffmpeg` or install ffmpeg >= 7")
     major = _ffmpeg_major_version(found)
     if major is not None and major < MIN_FFMPEG_MAJOR:
-        raise OutputError(f"{found}: ffmpeg {major} is too old for --encoder ffmpeg (needs >= {MIN_FFMPEG_MAJOR}); `pip install imageio-ffmpeg`")
+        raise OutputError(
+            f"{found}: ffmpeg {major} is too old for --encoder ffmpeg (needs >= {MIN_FFMPEG_MAJOR}); `pip install imageio-ffmpeg`"
+        )
     return found
 
 
@@ -64,7 +67,7 @@ def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> 
     import ffmpeg
 
     info = source.info
-    input_options = {"format": "nut"}
+    input_options: dict[str, object] = {"format": "nut"}
     if info.rotation:
         # ffmpeg >= 7; same counter-clockwise sign as PyAV. autorotate off: tag it, do not turn the pixels.
         input_options.update(display_rotation=info.rotation, noautorotate=None)
@@ -109,10 +112,12 @@ class FFmpegEncoder:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except OSError as error:
             raise OutputError(f"{plan.path}: cannot start ffmpeg ({error})") from error
+        # Popen(stdin=PIPE, stderr=PIPE) always sets both; the casts only tell the type checker.
+        self._stdin, self._stderr = cast(IO[bytes], self.process.stdin), cast(IO[bytes], self.process.stderr)
         self._reader = threading.Thread(target=self._read_errors, daemon=True)
         self._reader.start()
         info = source.info
-        self.pipe = av.open(self.process.stdin, "w", format="nut")
+        self.pipe = av.open(self._stdin, "w", format="nut")
         self.stream = self.pipe.add_stream("rawvideo", rate=info.rate or 25, time_base=info.time_base)
         self.stream.width, self.stream.height, self.stream.pix_fmt = plan.width, plan.height, plan.pix_fmt
         self.stream.codec_context.time_base = info.time_base
@@ -122,7 +127,7 @@ class FFmpegEncoder:
             setattr(self.stream.codec_context, key, value)
 
     def _read_errors(self) -> None:
-        for line in self.process.stderr:
+        for line in self._stderr:
             text = line.decode(errors="replace").strip()
             if text:
                 self._errors.append(text)
@@ -148,7 +153,7 @@ class FFmpegEncoder:
         try:
             self.pipe.mux(self.stream.encode(None))
             self.pipe.close()
-            self.process.stdin.close()
+            self._stdin.close()
         except (av.error.FFmpegError, OSError) as error:
             raise self._failure("stopped") from error
         code = self.process.wait()

@@ -57,7 +57,8 @@ def upscale_folder(
         raise OutputError(f"{output_dir}: is a file; the output of a folder must be a folder")
     if output_dir.resolve() == input_dir.resolve():
         raise OutputError(f"{output_dir}: is the input folder; choose another output folder")
-    files = find_media(input_dir, exclude=output_dir.resolve() if output_dir.resolve().is_relative_to(input_dir.resolve()) else None)
+    inside = output_dir.resolve().is_relative_to(input_dir.resolve())
+    files = find_media(input_dir, exclude=output_dir.resolve() if inside else None)
     if not files:
         raise InputError(f"{input_dir}: contains no video or image files")
     results: list[FileResult] = []
@@ -75,7 +76,9 @@ def upscale_folder(
     return results
 
 
-def _one(path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, overwrite: bool, progress: ProgressCallback | None) -> FileResult:
+def _one(
+    path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, overwrite: bool, progress: ProgressCallback | None
+) -> FileResult:
     try:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
@@ -45,8 +47,8 @@ def read_image(path: str | Path) -> Picture:
             info = dict(im.info)
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey
-                grey = np.asarray(im, dtype=np.uint32).astype(np.uint16)
-                return Picture(np.repeat(grey[..., None], 3, axis=2), None, True, info.get("exif"), info.get("icc_profile"))
+                levels = np.asarray(im, dtype=np.uint32).astype(np.uint16)
+                return Picture(np.repeat(levels[..., None], 3, axis=2), None, True, info.get("exif"), info.get("icc_profile"))
             if im.format in _SIXTEEN_BIT_CODECS and mode in ("RGB", "RGBA"):
                 deep = _read_sixteen_bit(path)
                 if deep is not None:
@@ -80,7 +82,7 @@ def _read_sixteen_bit(path: Path) -> Picture | None:
 def _resize_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
     if alpha.dtype == np.uint8:
         h, w = alpha.shape
-        return np.asarray(Image.fromarray(alpha, "L").resize((w * scale, h * scale), Image.BICUBIC))
+        return np.asarray(Image.fromarray(alpha, "L").resize((w * scale, h * scale), Image.Resampling.BICUBIC))
     return np.repeat(np.repeat(alpha, scale, axis=0), scale, axis=1)
 
 
@@ -103,7 +105,7 @@ def write_image(path: Path, picture: Picture, kind: str) -> None:
             im.putalpha(Image.fromarray(alpha, "L"))
     if kind in ("JPEG", "BMP") and im.mode in ("RGBA", "LA"):
         im = im.convert("RGB" if im.mode == "RGBA" else "L")  # these formats have no alpha
-    options = {}
+    options: dict[str, object] = {}
     if kind in ("JPEG", "WEBP"):
         options["quality"] = 95
     if picture.exif and kind in ("JPEG", "PNG", "TIFF", "WEBP"):
@@ -123,9 +125,9 @@ def _write_sixteen_bit(path: Path, picture: Picture, kind: str) -> None:
         frame = av.VideoFrame.from_ndarray(np.dstack([picture.rgb, picture.alpha]), format="rgba64le").reformat(format=rgba_fmt)
     else:
         frame = av.VideoFrame.from_ndarray(picture.rgb, format="rgb48le").reformat(format=rgb_fmt)
-    ctx = av.CodecContext.create(codec, "w")
+    ctx = cast(av.VideoCodecContext, av.CodecContext.create(codec, "w"))  # png/tiff: image (video) codecs
     ctx.width, ctx.height, ctx.pix_fmt = frame.width, frame.height, frame.format.name
-    ctx.time_base = 1
+    ctx.time_base = Fraction(1)
     data = b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
     path.write_bytes(data)
 
@@ -142,7 +144,8 @@ def upscale_image(
     start = time.perf_counter()
     kind = IMAGE_FORMATS.get(output.suffix.lower())
     if kind is None:
-        raise OutputError(f"{output}: unsupported image type {output.suffix or '(none)'!r}; use one of {', '.join(IMAGE_FORMATS)}")
+        suffix = output.suffix or "(none)"
+        raise OutputError(f"{output}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_FORMATS)}")
     check_output_path(input_path, output, overwrite)
     picture = read_image(input_path)
     if progress:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
@@ -122,7 +123,10 @@ def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, 
         chroma = "444"
     base = {"420": "yuv420p", "422": "yuv422p", "444": "yuv444p"}[chroma]
     deep = info.bit_depth > 8
-    candidates = [base + "10le", *(["p010le"] if chroma == "420" else []), base] if deep else [base, *(["nv12"] if chroma == "420" else [])]
+    if deep:
+        candidates = [base + "10le", *(["p010le"] if chroma == "420" else []), base]
+    else:
+        candidates = [base, *(["nv12"] if chroma == "420" else [])]
     supported = [f.name for f in codec.video_formats or []]
     if not supported:
         return candidates[0]
@@ -147,13 +151,16 @@ def _check_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int, path:
     if supported and pix_fmt not in supported:
         raise OutputError(f"{path}: {codec.name} cannot encode pixel format {pix_fmt}; it supports: {', '.join(supported)}")
     if not _fits(pix_fmt, width, height):
-        raise OutputError(f"{path}: pixel format {pix_fmt} cannot carry the odd output size {width}x{height}; use a 4:4:4 format such as yuv444p")
+        raise OutputError(
+            f"{path}: pixel format {pix_fmt} cannot carry the odd output size {width}x{height}; "
+            "use a 4:4:4 format such as yuv444p"
+        )
     return pix_fmt
 
 
 def probe_encoder(codec: str, pix_fmt: str, width: int, height: int, options: dict[str, str], rate: Fraction | None) -> None:
     """Open and discard an encoder with these settings; raise the FFmpeg error if it will not open."""
-    ctx = av.CodecContext.create(codec, "w")
+    ctx = cast(av.VideoCodecContext, av.CodecContext.create(codec, "w"))  # a video codec (plan_output checks)
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
     ctx.time_base = Fraction(1, 1000) if not rate else 1 / Fraction(rate)
     if rate:
@@ -169,7 +176,8 @@ def _encoder_codec(name: str, path: Path) -> av.Codec:
     try:
         codec = av.Codec(name, "w")
     except UnknownCodecError:
-        raise OutputError(f"{path}: unknown video encoder {name!r} (examples: libx264, libx265, libsvtav1, libvpx-vp9, h264_nvenc)") from None
+        examples = "libx264, libx265, libsvtav1, libvpx-vp9, h264_nvenc"
+        raise OutputError(f"{path}: unknown video encoder {name!r} (examples: {examples})") from None
     if codec.type != "video":
         raise OutputError(f"{path}: {name} is a {codec.type} encoder, not a video encoder")
     return codec
@@ -185,11 +193,16 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
     name = CODEC_ALIASES.get(name, name)
     codec = _encoder_codec(name, path)
     if fmt in ("webm", "mp4", "mov") and codec.canonical_name not in _supported_codecs(fmt):
-        raise OutputError(f"{path}: the {fmt} container cannot hold {codec.canonical_name} video ({name}); pick another --codec or extension")
+        raise OutputError(
+            f"{path}: the {fmt} container cannot hold {codec.canonical_name} video ({name}); pick another --codec or extension"
+        )
 
     for attempt in range(2):
         attempt_notes: list[str] = []
-        pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path) if settings.pix_fmt else _default_pix_fmt(codec, info, width, height, attempt_notes)
+        if settings.pix_fmt:
+            pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path)
+        else:
+            pix_fmt = _default_pix_fmt(codec, info, width, height, attempt_notes)
         options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
         try:
             probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
@@ -198,11 +211,13 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
         except (av.error.FFmpegError, ValueError) as error:
             fallback = NVENC_FALLBACK.get(codec.name)
             if attempt == 0 and fallback:
-                notes.append(f"{codec.name} is not available here ({describe_error(error)}); using the CPU encoder {fallback} instead")
+                reason = describe_error(error)
+                notes.append(f"{codec.name} is not available here ({reason}); using the CPU encoder {fallback} instead")
                 codec = _encoder_codec(fallback, path)
                 continue
             detail = ", ".join(f"{k}={v}" for k, v in options.items())
-            raise OutputError(f"{path}: encoder {codec.name} rejected pix_fmt={pix_fmt} {width}x{height} {detail} ({describe_error(error)})") from error
+            rejected = f"pix_fmt={pix_fmt} {width}x{height} {detail}"
+            raise OutputError(f"{path}: encoder {codec.name} rejected {rejected} ({describe_error(error)})") from error
     rgb_output = is_rgb_format(pix_fmt)
     return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, output_color(info, rgb_output), rgb_output, notes)
 

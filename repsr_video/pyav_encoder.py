@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
@@ -83,7 +84,9 @@ class PyAVEncoder:
     def _add_video_stream(self, source: Source, plan: OutputPlan) -> av.video.stream.VideoStream:
         info = source.info
         rate = info.rate or Fraction(25)
-        stream = self.out.add_stream(plan.codec, rate=rate, time_base=info.time_base, options=dict(plan.options))
+        # plan.codec is a video encoder (output_plan checked it); PyAV's stubs type only literal names.
+        added = self.out.add_stream(plan.codec, rate=rate, time_base=info.time_base, options=dict(plan.options))
+        stream = cast(av.video.stream.VideoStream, added)
         ctx = stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = plan.width, plan.height, plan.pix_fmt
         ctx.time_base = info.time_base

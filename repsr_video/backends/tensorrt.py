@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..choices import PrecisionName
 from ..errors import EngineError
 from ..output import atomic_write
-from ..choices import PrecisionName
 from .base import Backend
 from .graph import COMPUTE_DTYPES, FrameGraph, GraphFactory
 
