@@ -23,10 +23,10 @@ def rich_mkv(tmp_path_factory) -> Path:
     return make_video(path, frames=5, audio_tracks=1, subtitles=True, attachment=b"font" * 100)
 
 
-def _plans(path: Path, fmt: str, settings: StreamSettings = StreamSettings()):
+def _plans(path: Path, fmt: str, settings: StreamSettings | None = None):
     with av.open(str(path)) as container:
         others = [s for s in container.streams if s.type != "video"]
-        return plan_streams(others, fmt, supported_codecs(fmt), settings)
+        return plan_streams(others, fmt, supported_codecs(fmt), settings or StreamSettings())
 
 
 def test_matroska_copies_everything(rich_mkv):
