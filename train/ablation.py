@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -33,8 +34,8 @@ from .loop import prepare_data, train
 ABLATION_DEFAULTS = {"scale": 2, "iterations": 1500, "prescale": 2.0}
 
 
-def variants(iters: int, plain_equal_time_iters: int | None) -> list[tuple[str, dict]]:
-    out = [
+def variants(iters: int, plain_equal_time_iters: int | None) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = [
         ("plain", dict(plain=True)),
         ("repsr-none-e2", dict(norm="none", expansion=2)),
         ("repsr-bn-never-e2", dict(norm="bn", expansion=2, freeze_bn_at=1.0)),
@@ -51,7 +52,8 @@ def variants(iters: int, plain_equal_time_iters: int | None) -> list[tuple[str, 
 
 def table(rows: list[dict], scale: int, size: str) -> str:
     lines = [
-        f"| variant (x{scale}, deploy {size}) | iterations | mean gain (dB) | worst gain (dB) | mean PSNR-Y | mean SSIM-Y | train time (s) | it/s |",
+        f"| variant (x{scale}, deploy {size}) | iterations | mean gain (dB) | worst gain (dB) | mean PSNR-Y | mean SSIM-Y "
+        "| train time (s) | it/s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -93,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         settings = dataclasses.replace(base, name=name, out=str(out / name), **overrides)
         result = train(settings, prepared=(train_pictures, val_pictures, summary))
+        assert result is not None  # one process: rank 0
         e = result.evaluation
         rows.append({
             "variant": name, "iterations": settings.iterations, "mean_gain": e.mean_gain, "worst_gain": e.worst_gain,
             "mean_psnr": e.mean_psnr, "mean_ssim": e.mean_ssim, "train_seconds": result.train_seconds,
             "its_per_s": result.its_per_s, "merge_error": result.merge_error,
             "per_image_gain": {Path(s.name).name: s.gain for s in e.scores},
-            "val_curve": list(zip(result.history.val_iterations, result.history.val_psnr)),
+            "val_curve": list(zip(result.history.val_iterations, result.history.val_psnr, strict=True)),
         })
         with atomic_write(results_path) as partial:  # a killed run keeps the variants finished so far
             partial.write_text(json.dumps(rows, indent=1))

@@ -11,7 +11,7 @@ Merge algebra (exact for 3x3 -> BN -> 1x1, zero padding needs no border fix):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, Protocol, get_args, runtime_checkable
+from typing import Literal, Protocol, cast, get_args, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +24,9 @@ NORMS: tuple[Norm, ...] = get_args(Norm)
 
 @runtime_checkable
 class Reparameterizable(Protocol):
-    """A block that can report its exact single-conv equivalent (before its activation)."""
+    """A block that can report its exact single-conv equivalent (before its activation `act`)."""
+
+    act: nn.PReLU
 
     def equivalent_kernel_bias(self) -> tuple[Tensor, Tensor]: ...
 
@@ -76,6 +78,8 @@ class FreezableBatchNorm2d(nn.BatchNorm2d):
     forward() reads a plain bool mirror of the buffer, so torch.compile sees no tensor-to-bool
     graph break; the mirror is refreshed whenever the buffer is set or loaded.
     """
+
+    frozen: Tensor  # the persistent mode (a buffer)
 
     def __init__(self, num_features: int) -> None:
         super().__init__(num_features)
@@ -130,7 +134,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[Tensor]) -> int:
     for batch in batches:
         model(batch)
         seen += 1
-    for layer, (momentum, frozen) in zip(layers, saved):
+    for layer, (momentum, frozen) in zip(layers, saved, strict=True):
         layer.momentum = momentum
         layer.set_frozen(frozen)
     model.train(was_training)
@@ -198,7 +202,7 @@ class RepSRBlock(nn.Module):
         return out
 
     def kernel_bias(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        parts = [branch.kernel_bias(dtype) for branch in self.branches]
+        parts = [cast(ExpandSqueeze, branch).kernel_bias(dtype) for branch in self.branches]
         kernel = sum((k for k, _ in parts), identity_kernel(self.channels, parts[0][0]))
         bias = sum((b for _, b in parts), torch.zeros_like(parts[0][1]))
         return kernel, bias

@@ -75,7 +75,8 @@ def load_checkpoint(path: Path, settings: TrainSettings, fingerprint: str) -> di
     changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if changed:
         detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
-        raise TrainError(f"{path}: checkpoint was made with other settings ({detail}); resume with the same ones or use another --name/--out")
+        raise TrainError(f"{path}: checkpoint was made with other settings ({detail}); "
+                         "resume with the same ones or use another --name/--out")
     if state["fingerprint"] != fingerprint:
         raise TrainError(f"{path}: the training data changed since the checkpoint (files or sizes differ)")
     return state

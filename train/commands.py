@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from repsr_video.train.loop import Event
     from repsr_video.train.settings import TrainSettings
 
 console = Console(stderr=True)
@@ -74,38 +77,51 @@ def train_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def train_command(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+class _TrainProgress:
+    """Renders training events: a bar with loss, it/s and the last validation, plus the messages worth a line."""
 
+    def __init__(self, settings: TrainSettings, quiet: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.settings = settings
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet,
+        )
+        self.task: TaskID | None = None
+        self.loss: float | None = None
+        self.its: float | None = None
+        self.val = ""
+        self.bicubic = 0.0
+
+    def __call__(self, event: Event) -> None:
+        print_line = self.progress.console.print
+        if event.kind == "start":
+            self.task = self.progress.add_task(self.settings.name, total=self.settings.iterations,
+                                               completed=event.iteration, info="")
+            self.bicubic = event.bicubic_psnr or 0.0  # rank 0 always measures it
+            print_line(f"{event.message}; bicubic PSNR-Y {self.bicubic:.2f} dB", markup=False)
+        elif event.kind == "step":
+            self.loss, self.its = event.loss, event.its_per_s
+        elif event.kind == "validation" and event.psnr is not None:
+            self.val = f"val {event.psnr:.2f} dB ({event.psnr - self.bicubic:+.2f})"
+            print_line(f"iteration {event.iteration}: validation PSNR-Y {event.psnr:.2f} dB, "
+                       f"{event.psnr - self.bicubic:+.2f} dB over bicubic", markup=False)
+        elif event.kind in ("bn_frozen", "checkpoint", "loading", "finishing"):
+            if event.kind != "checkpoint" or "interrupted" in event.message:
+                print_line(event.message, markup=False)
+        its = f"{self.its:.2f} it/s" if self.its else ""
+        loss = f"loss {self.loss:.4f}" if self.loss is not None else ""
+        if self.task is not None:
+            self.progress.update(self.task, completed=event.iteration, info=" ".join(x for x in (loss, its, self.val) if x))
+
+
+def train_command(args: argparse.Namespace) -> int:
     from repsr_video.train.loop import train
 
     settings = settings_from_args(args)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet,
-    )
-    state = {"loss": None, "its": None, "val": "", "bicubic": None, "task": None}
-
-    def on_event(event) -> None:
-        if event.kind == "start":
-            state["task"] = progress.add_task(settings.name, total=settings.iterations, completed=event.iteration, info="")
-            state["bicubic"] = event.bicubic_psnr
-            progress.console.print(f"{event.message}; bicubic PSNR-Y {event.bicubic_psnr:.2f} dB", markup=False)
-        elif event.kind == "step":
-            state["loss"], state["its"] = event.loss, event.its_per_s
-        elif event.kind == "validation":
-            state["val"] = f"val {event.psnr:.2f} dB ({event.psnr - state['bicubic']:+.2f})"
-            progress.console.print(f"iteration {event.iteration}: validation PSNR-Y {event.psnr:.2f} dB, "
-                                   f"{event.psnr - state['bicubic']:+.2f} dB over bicubic", markup=False)
-        elif event.kind in ("bn_frozen", "checkpoint", "loading", "finishing"):
-            if event.kind != "checkpoint" or "interrupted" in event.message:
-                progress.console.print(event.message, markup=False)
-        its = f"{state['its']:.2f} it/s" if state["its"] else ""
-        loss = f"loss {state['loss']:.4f}" if state["loss"] is not None else ""
-        if state["task"] is not None:
-            progress.update(state["task"], completed=event.iteration, info=" ".join(x for x in (loss, its, state["val"]) if x))
-
-    with progress:
+    on_event = _TrainProgress(settings, args.quiet)
+    with on_event.progress:
         result = train(settings, on_event)
     if result is None:  # a non-zero rank under torchrun
         return 0

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from repsr_video.errors import InputError
+from repsr_video.frames import FrameBatch
 from repsr_video.media import is_image, is_video
 
 Degrade = Literal["bicubic", "video"]
@@ -89,7 +90,8 @@ def find_media(paths: Iterable[Path | str]) -> list[Path]:
             found.extend(inside)
         elif path.is_file():
             if media_kind(path) is None:
-                raise InputError(f"{path}: not an image or video file repsr-video trains on (unknown suffix {path.suffix or 'none'})")
+                raise InputError(f"{path}: not an image or video file repsr-video trains on "
+                                 f"(unknown suffix {path.suffix or 'none'})")
             found.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
@@ -99,8 +101,9 @@ def find_media(paths: Iterable[Path | str]) -> list[Path]:
 def read_image(path: Path) -> np.ndarray:
     """RGB uint8 (H, W, 3); raises InputError naming the file if it cannot be decoded."""
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as opened:
+            opened.load()
+            image: Image.Image = opened
             if image.mode not in ("RGB", "L"):
                 image = image.convert("RGBA") if "A" in image.getbands() or image.mode == "P" else image
                 if image.mode == "RGBA":
@@ -123,10 +126,9 @@ def sample_video_frames(path: Path, count: int) -> list[np.ndarray]:
         frames: list[np.ndarray] = []
         last = None
         for batch in decoder.batches(8):
-            pixels = getattr(batch, "pixels", None)
-            if pixels is None:
+            if not isinstance(batch, FrameBatch):  # other streams' packets (none here: copy_streams=False)
                 continue
-            for offset, rgb in enumerate(pixels):
+            for offset, rgb in enumerate(batch.pixels):
                 if batch.first_index + offset in wanted:
                     frames.append(_to_uint8(rgb))
                 last = rgb
@@ -155,12 +157,12 @@ def downscale(image: np.ndarray, factor: float) -> np.ndarray:
     """Antialiased bicubic downscale by `factor` (PIL resize, the MATLAB imresize convention)."""
     h, w = image.shape[:2]
     size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
     h, w = lr.shape[:2]
-    return np.asarray(Image.fromarray(lr).resize((w * scale, h * scale), Image.BICUBIC))
+    return np.asarray(Image.fromarray(lr).resize((w * scale, h * scale), Image.Resampling.BICUBIC))
 
 
 def make_picture(name: str, source: str, rgb: np.ndarray, scale: int) -> Picture:

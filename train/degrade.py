@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -53,7 +54,7 @@ def _mosaic(patches: list[np.ndarray]) -> tuple[np.ndarray, int]:
 
 def codec_round_trip(image: np.ndarray, encoder: str, decoder: str, crf: int) -> np.ndarray:
     """Encode one RGB frame as yuv420p with `encoder` at `crf`, decode it back to RGB."""
-    context = av.CodecContext.create(encoder, "w")
+    context = cast(av.VideoCodecContext, av.CodecContext.create(encoder, "w"))
     context.width, context.height = image.shape[1], image.shape[0]
     context.pix_fmt = "yuv420p"
     context.time_base = Fraction(1, 25)
@@ -63,7 +64,7 @@ def codec_round_trip(image: np.ndarray, encoder: str, decoder: str, crf: int) ->
     context.options = options
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(format="yuv420p")
     packets = list(context.encode(frame)) + list(context.encode(None))
-    decoding = av.CodecContext.create(decoder, "r")
+    decoding = cast(av.VideoCodecContext, av.CodecContext.create(decoder, "r"))
     frames = []
     for packet in packets:
         frames.extend(decoding.decode(packet))

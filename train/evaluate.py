@@ -158,7 +158,8 @@ def load_eval_pictures(paths: Sequence[Path | str], scale: int, degrade: Degrade
     return pictures
 
 
-def evaluate_preset(preset_name: str, paths: Sequence[Path | str], degrade: Degrade = EVAL_DEGRADE) -> tuple[Evaluation, nn.Module, list[Picture]]:
+def evaluate_preset(preset_name: str, paths: Sequence[Path | str],
+                    degrade: Degrade = EVAL_DEGRADE) -> tuple[Evaluation, nn.Module, list[Picture]]:
     from repsr_video.preset import load_preset
 
     preset = load_preset(preset_name)
@@ -183,9 +184,9 @@ def write_compare(net: nn.Module, picture: Picture, scale: int, out: Path | str,
     width = 3 * crop * zoom + 2 * gap
     canvas = Image.new("RGB", (width, crop * zoom + label_height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    for i, (panel, label) in enumerate(zip(panels, ("bicubic", "preset", "original"))):
+    for i, (panel, label) in enumerate(zip(panels, ("bicubic", "preset", "original"), strict=True)):
         left = i * (crop * zoom + gap)
-        canvas.paste(Image.fromarray(panel).resize((crop * zoom, crop * zoom), Image.NEAREST), (left, label_height))
+        canvas.paste(Image.fromarray(panel).resize((crop * zoom, crop * zoom), Image.Resampling.NEAREST), (left, label_height))
         draw.text((left + 4, 3), label, fill=(0, 0, 0))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,8 @@ def finish(settings: TrainSettings, model: SRNet, val_pictures: list[Picture], s
     merged = merge(model)
     error = merge_error(model, merged, [detail_crop(p, settings.val_crop, settings.scale) for p in val_pictures], device)
     if not error <= MERGE_TOLERANCE:
-        raise TrainError(f"merged net differs from the trained net by {error:.3g} (> {MERGE_TOLERANCE:g}); the preset was not written")
+        raise TrainError(f"merged net differs from the trained net by {error:.3g} (> {MERGE_TOLERANCE:g}); "
+                         "the preset was not written")
     merged = merged.cpu()
     evaluation = evaluate_pictures(merged, val_pictures, settings.scale)
     its = len(history.loss) / history.train_seconds if history.train_seconds > 0 else 0.0

@@ -110,7 +110,8 @@ def build_model(settings: TrainSettings) -> SRNet:
     # is as large as the image and short runs spend their first thousand steps unlearning it.
     with torch.no_grad():
         model.tail.weight.mul_(TAIL_INIT_GAIN)
-        model.tail.bias.zero_()
+        if model.tail.bias is not None:
+            model.tail.bias.zero_()
     return model
 
 
@@ -130,10 +131,12 @@ def prepare_data(settings: TrainSettings, summary: DataSummary) -> tuple[list[Pi
     else:
         train, val = split_validation(pictures, min_size=max(patch, 12 * settings.scale))
         if not [p for p in train if min(p.hr.shape[:2]) >= patch]:
-            raise InputError(f"{', '.join(settings.data)}: nothing left to train on after holding out validation; add data or pass --val")
+            raise InputError(f"{', '.join(settings.data)}: nothing left to train on after holding out validation; "
+                             "add data or pass --val")
     summary.train_pictures = len(train)
     summary.train_megapixels = pictures_megapixels(train)
-    summary.validation = sorted({p.source for p in val}) if settings.val or len({p.source for p in pictures}) > 1 else [v.name for v in val]
+    whole_sources = settings.val or len({p.source for p in pictures}) > 1  # else: one source split in two
+    summary.validation = sorted({p.source for p in val}) if whole_sources else [v.name for v in val]
     return train, val
 
 
@@ -220,7 +223,8 @@ def _checked_checkpoint_path(settings: TrainSettings, dist_info: _Dist) -> Path:
     ckpt = checkpoint_path(settings)
     if dist_info.main:
         if ckpt.exists() and not settings.resume:
-            raise TrainError(f"{ckpt}: a checkpoint of an earlier run exists; pass --resume to continue it, or another --name/--out")
+            raise TrainError(f"{ckpt}: a checkpoint of an earlier run exists; "
+                             "pass --resume to continue it, or another --name/--out")
         if settings.resume and not ckpt.exists():
             raise TrainError(f"{ckpt}: no checkpoint to resume from")
     return ckpt

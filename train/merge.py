@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import nn
 
 from repsr_video.network import SRNet
 
@@ -30,6 +31,7 @@ def merge(model: SRNet) -> SRNet:
         assert isinstance(block, Reparameterizable)
         kernel, bias = block.equivalent_kernel_bias()
         conv, act = deploy.body[2 * index], deploy.body[2 * index + 1]
+        assert isinstance(conv, nn.Conv2d) and conv.bias is not None and isinstance(act, nn.PReLU)
         conv.weight.copy_(kernel.to(conv.weight.dtype))
         conv.bias.copy_(bias.to(conv.bias.dtype))
         act.weight.copy_(block.act.weight)

@@ -12,9 +12,9 @@ from repsr_video.output import atomic_write
 from .export import MERGE_TOLERANCE
 
 if TYPE_CHECKING:
+    from .checkpoint import History
     from .data import DataSummary
     from .evaluate import Evaluation
-    from .checkpoint import History
     from .settings import TrainSettings
 
 
@@ -72,8 +72,10 @@ def write_report(path: Path, *, settings: TrainSettings, summary: DataSummary, h
         "",
         f"- preset: `{preset_path}` ({settings.size} x{settings.scale})",
         f"- command: `{settings.command()}`",
-        f"- iterations: {len(history.loss)} of {settings.iterations}, {history.train_seconds:.0f} s in training steps, {its_per_s:.2f} it/s",
-        f"- BN switched to population statistics at iteration: {history.bn_frozen_at if history.bn_frozen_at is not None else 'never'}",
+        f"- iterations: {len(history.loss)} of {settings.iterations}, {history.train_seconds:.0f} s in training steps, "
+        f"{its_per_s:.2f} it/s",
+        "- BN switched to population statistics at iteration: "
+        f"{'never' if history.bn_frozen_at is None else history.bn_frozen_at}",
         f"- merged vs multi-branch max abs error: {merge_error:.3g} (limit {MERGE_TOLERANCE:g})",
         "",
         "## Data",
@@ -89,7 +91,8 @@ def write_report(path: Path, *, settings: TrainSettings, summary: DataSummary, h
         "|---|---|---|---|---|---|",
     ]
     for s in evaluation.scores:
-        lines.append(f"| {Path(s.name).name} | {s.bicubic_psnr:.2f} | {s.bicubic_ssim:.4f} | {s.psnr:.2f} | {s.ssim:.4f} | {s.gain:+.2f} |")
+        lines.append(f"| {Path(s.name).name} | {s.bicubic_psnr:.2f} | {s.bicubic_ssim:.4f} | {s.psnr:.2f} | {s.ssim:.4f} "
+                     f"| {s.gain:+.2f} |")
     lines += [
         f"| **mean** | {evaluation.mean_bicubic_psnr:.2f} | {evaluation.mean_bicubic_ssim:.4f} | {evaluation.mean_psnr:.2f} | "
         f"{evaluation.mean_ssim:.4f} | {evaluation.mean_gain:+.2f} (worst {evaluation.worst_gain:+.2f}) |",
