@@ -1,0 +1,183 @@
+"""Segmented jobs: resume after a SIGKILL, local workers, Ray. Prints a table of wall times and checks.
+
+    python benchmarks/segments.py CLIP [--segment 2] [--backend eager] [--codec ffv1]
+
+Every run is a fresh process doing what one command does (import, engine build, index, segments,
+join), timed from start to exit:
+- whole: one uninterrupted run;
+- killed + rerun: a run SIGKILLed once half of the frames are in finished segments, then the same
+  run again; the rerun's time against the whole run's, and its output against the whole run's
+  (decoded frames and pts; use the lossless --codec ffv1 for a pixel comparison);
+- --workers 2 against 1, and Ray (a local cluster started by the run, 2 CPUs) against --workers 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+HERE = Path(__file__).resolve()
+
+
+def run_one(args: argparse.Namespace) -> None:
+    """The job itself (in its own process): what `repsr-video CLIP OUT ...` does."""
+    from repsr_video.engine import EngineSettings
+    from repsr_video.jobs import JobSettings, PresetEngine, run_job
+    from repsr_video.output_plan import EncodeSettings
+    from repsr_video.preset import default_preset, load_preset
+
+    preset = load_preset(args.preset) if args.preset else default_preset(2)
+    factory = PresetEngine(str(preset.path), EngineSettings(device="cpu", backend=args.backend))
+    job = JobSettings(segment_seconds=args.segment, workers=args.workers, ray_address=args.ray)
+    result = run_job(args.clip, args.out, factory, encode=EncodeSettings(codec=args.codec), job=job)
+    print(
+        json.dumps(
+            {
+                "frames": result.frames,
+                "segments": result.segments,
+                "resumed": result.segments_resumed,
+                "frames_resumed": result.frames_resumed,
+            }
+        )
+    )
+
+
+def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | None = None) -> list[str]:
+    cmd = [
+        sys.executable,
+        str(HERE),
+        str(args.clip),
+        "--run-one",
+        "--out",
+        str(out),
+        "--segment",
+        str(args.segment),
+        "--backend",
+        args.backend,
+        "--codec",
+        args.codec,
+        "--workers",
+        str(workers),
+    ]
+    cmd += ["--preset", args.preset] if args.preset else []
+    return cmd + (["--ray", ray] if ray else [])
+
+
+def _timed(cmd: list[str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    if done.returncode:
+        raise SystemExit(f"run failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - start, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _kill_half_way(cmd: list[str], out: Path, total_frames: int) -> float:
+    """Start the run, SIGKILL it once half the frames are in finished segments; returns seconds it ran."""
+    folder = out.parent / f".{out.name}.repsr-job"
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    )
+    while proc.poll() is None:
+        done = 0
+        for marker in folder.glob("seg*.done.json"):
+            try:
+                done += json.loads(marker.read_text())["facts"]["frames"]
+            except (OSError, ValueError, KeyError):
+                pass
+        if done * 2 >= total_frames:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return time.perf_counter() - start
+        time.sleep(0.05)
+    raise SystemExit("the run finished before it could be killed half-way; use a longer clip or shorter --segment")
+
+
+def _frames(path: Path) -> tuple[list[float], list[np.ndarray]]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        pairs = [(float(f.pts * s.time_base), f.to_ndarray(format="rgb24")) for f in c.decode(s)]
+    return [round(t, 6) for t, _ in pairs], [img for _, img in pairs]
+
+
+def _same(a: Path, b: Path) -> str:
+    pts_a, img_a = _frames(a)
+    pts_b, img_b = _frames(b)
+    if pts_a != pts_b:
+        return f"pts differ ({len(pts_a)} vs {len(pts_b)} frames)"
+    worst = max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(img_a, img_b, strict=True))
+    return f"identical ({len(pts_a)} frames, pts equal)" if worst == 0 else f"pts equal, max pixel diff {worst}"
+
+
+def measure(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="repsr-segbench-"))
+    try:
+        whole = work / "whole.mkv"
+        t_whole, facts = _timed(_command(args, whole))
+        rows = [("whole run, 1 worker", f"{t_whole:.1f}", f"{facts['segments']} segments, {facts['frames']} frames", "")]
+        killed = work / "killed.mkv"
+        t_kill = _kill_half_way(_command(args, killed), killed, facts["frames"])
+        t_rerun, again = _timed(_command(args, killed))
+        rows.append(("SIGKILL at half-way", f"{t_kill:.1f}", "", ""))
+        rows.append(
+            (
+                "same command again",
+                f"{t_rerun:.1f}",
+                f"resumed {again['resumed']} segments, {again['frames_resumed']} frames",
+                f"rerun/whole = {t_rerun / t_whole:.2f}; {_same(killed, whole)}",
+            )
+        )
+        two = work / "two.mkv"
+        t_two, _ = _timed(_command(args, two, workers=2))
+        rows.append(("--workers 2", f"{t_two:.1f}", "", f"1 worker/2 workers = {t_whole / t_two:.2f}x; {_same(two, whole)}"))
+        if not args.no_ray:
+            on_ray = work / "ray.mkv"
+            t_ray, _ = _timed(_command(args, on_ray, ray="local"))
+            rows.append(
+                ("Ray, local cluster", f"{t_ray:.1f}", "", f"Ray - workers 2 = {t_ray - t_two:+.1f} s; {_same(on_ray, whole)}")
+            )
+        _print(args, rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _print(args: argparse.Namespace, rows: list[tuple[str, str, str, str]]) -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"clip {args.clip}, --segment {args.segment}, backend {args.backend}, codec {args.codec}, {os.cpu_count()} CPUs, "
+        f"load average at the end {load}"
+    )
+    widths = [max(len(r[i]) for r in [*rows, ("run", "seconds", "work", "check")]) for i in range(4)]
+    for row in [("run", "seconds", "work", "check"), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--segment", type=float, default=2.0, help="segment seconds (short, so a short clip has several)")
+    parser.add_argument("--backend", default="eager", choices=("auto", "compile", "eager"))
+    parser.add_argument("--codec", default="ffv1", help="ffv1 (lossless) lets the check compare pixels")
+    parser.add_argument("--preset", help="preset name or TOML (default: the default x2 preset)")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
+    parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--ray", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    run_one(args) if args.run_one else measure(args)
+
+
+if __name__ == "__main__":
+    main()
