@@ -130,49 +130,58 @@ def check_host_room(frames_in_flight: int, height: int, width: int, scale: int, 
 
 
 class OomRetry:
-    """Runs frames through `run(frames, tile)` in batches; on a CUDA out-of-memory error it halves the
-    batch (down to 1), then the tile, and runs the same frames again. No frame is dropped or repeated
-    in the result. `batch` and `tile` keep their reduced values for later calls; `notes` says why.
+    """Runs frames through `run(frames, tile)` in batches of `batch`; on a CUDA out-of-memory error it
+    halves the batch (down to 1), then caps the tile at half of what failed, and runs the same frames
+    again. No frame is dropped or repeated in the result. The reduced batch and tile cap stay for later
+    calls (memory does not come back mid-video); `notes` says what changed and why.
     """
 
     def __init__(
-        self, run: Callable[[np.ndarray, int], np.ndarray], batch: int, tile: int, free_cache: Callable[[], None] | None = None
+        self, run: Callable[[np.ndarray, int], np.ndarray], batch: int, free_cache: Callable[[], None] | None = None
     ) -> None:
         self.run = run
         self.batch = max(1, batch)
-        self.tile = tile
+        self.tile_cap: int | None = None  # input pixels; None until an out-of-memory error sets one
         self.notes: list[str] = []
         self._free_cache = free_cache or torch.cuda.empty_cache
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def tile_for(self, tile: int, height: int, width: int) -> int:
+        """`tile` (0 = whole frame) limited by the cap; 0 again when that still covers the frame."""
+        side = tile if 0 < tile < max(height, width) else max(height, width)
+        side = min(side, self.tile_cap or side)
+        return 0 if side >= max(height, width) else side
+
+    def __call__(self, frames: np.ndarray, tile: int) -> np.ndarray:
         parts, done = [], 0
+        height, width = frames.shape[1:3]
         while done < frames.shape[0]:
             chunk = frames[done : done + self.batch]
+            current = self.tile_for(tile, height, width)
             try:
-                parts.append(self.run(chunk, self.tile))
+                parts.append(self.run(chunk, current))
                 done += chunk.shape[0]
                 continue
             except torch.cuda.OutOfMemoryError:
                 pass
             # Outside the except block: the error's traceback no longer holds the failed call's tensors.
             self._free_cache()
-            self._shrink(chunk.shape[1], chunk.shape[2])
+            self._shrink(current, height, width)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _shrink(self, height: int, width: int) -> None:
+    def _shrink(self, tile: int, height: int, width: int) -> None:
         if self.batch > 1:
             self.notes.append(f"out of GPU memory: batch {self.batch} -> {self.batch // 2}")
             self.batch //= 2
             return
-        current = self.tile if 0 < self.tile < max(height, width) else max(height, width)
-        tile = current // 2
-        if tile < MIN_TILE:
+        current = tile or max(height, width)
+        smaller = current // 2
+        if smaller < MIN_TILE:
             raise EngineError(
                 f"out of GPU memory for a {width}x{height} frame even in {current}-pixel tiles; "
                 "use --device cpu or free GPU memory"
             )
-        self.notes.append(f"out of GPU memory: tile {self.tile or 'off'} -> {tile}")
-        self.tile = tile
+        self.notes.append(f"out of GPU memory: tiles of {smaller} pixels (was {tile or 'the whole frame'})")
+        self.tile_cap = smaller
 
 
 __all__ = [

@@ -7,6 +7,7 @@ PyAV, so `repsr-video --help` builds its parser without loading the runtime.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -20,4 +21,19 @@ PRECISIONS: tuple[PrecisionName, ...] = get_args(PrecisionName)
 ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
 
 SCALES: tuple[int, ...] = (2, 3, 4)  # upscaling factors the network supports
+# What `--scale` offers: the scales with a shipped default preset (no x3 preset is trained yet; a x3
+# preset of your own still runs with --preset).
+DEFAULT_PRESET_SCALES: tuple[int, ...] = (2, 4)
+_CUDA_INDEX = re.compile(r"cuda:(\d+)")
+
+
+def is_device_name(value: str) -> bool:
+    """One of DEVICES, or "cuda:N" for the N-th GPU torch sees."""
+    return value in DEVICES or _CUDA_INDEX.fullmatch(value) is not None
+
+
+def cuda_index(value: str) -> int | None:
+    """N of "cuda:N"; None for the other device names."""
+    match = _CUDA_INDEX.fullmatch(value)
+    return int(match.group(1)) if match else None
 DEFAULT_SCALE = 2  # the scale whose default preset runs when neither a preset nor a scale is given

@@ -16,6 +16,12 @@ Transfers (CUDA): frames go to the GPU as integers (uint8, or uint16 viewed as i
 host buffers with non-blocking copies; conversion to float and channels_last layout happen on the
 GPU, and results come back as integers the same way.
 
+Memory. Frames whose working memory exceeds the budget (half the free RAM up to 2 GiB on CPU, most of
+the free GPU memory on CUDA; repsr_video/budget.py) run in tiles with a halo of the net's receptive
+radius, so the result is the untiled one (repsr_video/tiling.py); EngineSettings.tile overrides the
+size (0 = never). `check_frame` refuses a frame size that cannot fit even tiled, before any work. A
+CUDA out-of-memory error halves the batch, then the tile, and runs the same frames again.
+
 Threads (CPU): torch's OpenMP threads share the cores with decoding and encoding. The CLI sets
 OMP_WAIT_POLICY=PASSIVE before torch loads; on a busy 2-core machine the default spinning policy
 made inference 10-20x slower. Library users on shared machines should set it too.
@@ -36,9 +42,11 @@ from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
 from .backends.graph import COMPUTE_DTYPES, WIRE_DTYPES, FrameGraph, Residual, ResidualFn
-from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName
+from .budget import OomRetry, bytes_per_output_pixel, check_host_room, choose_tile, default_budget
+from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName, cuda_index, is_device_name
 from .errors import EngineError
 from .network import SRNet
+from .tiling import receptive_radius, upscale_tiled, window_shape
 
 # Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed convolutions up
 # there (compiled bf16 M4C16 x2 at 640x360 on 2 cores: 15 frames/s at batch 1, 11 at batch 2) and
@@ -51,19 +59,36 @@ def _check_choice(field: str, value: object, allowed: tuple) -> None:
         raise EngineError(f"{field} {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
+def _check_device(name: object) -> None:
+    if not isinstance(name, str) or not is_device_name(name):
+        raise EngineError(f"device {name!r} is not one of {', '.join(map(repr, DEVICES))} or 'cuda:N'")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 @dataclass(frozen=True)
 class EngineSettings:
-    """Where and how to run the network. batch=0 picks a batch size for the device."""
+    """Where and how to run the network. batch=0 picks a batch size for the device.
 
-    device: DeviceName = "auto"
+    tile: None sizes tiles from the memory budget (repsr_video/budget.py) and tiles only frames that
+    do not fit it; 0 never tiles; N cuts frames into N x N-pixel tiles (input pixels), with exact seams.
+    device: "auto", "cpu", "cuda" (the current GPU) or "cuda:N".
+    """
+
+    device: DeviceName | str = "auto"
     backend: BackendName = "auto"
     batch: int = 0
+    tile: int | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("device", self.device, DEVICES)
+        _check_device(self.device)
         _check_choice("backend", self.backend, BACKENDS)
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
+        if not _whole(self.batch):
             raise EngineError(f"batch {self.batch!r} must be a whole number >= 0 (0 = automatic)")
+        if self.tile is not None and not _whole(self.tile):
+            raise EngineError(f"tile {self.tile!r} must be a whole number >= 0 (0 = no tiling)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,14 +96,18 @@ def resolve_device(name: str) -> torch.device:
 
     The one place a device name becomes a device (the engine and training both call it).
     """
-    _check_choice("device", name, DEVICES)
+    _check_device(name)
     if name == "cpu":
         return torch.device("cpu")
+    index = cuda_index(name)
     if torch.cuda.is_available():
-        return torch.device("cuda", torch.cuda.current_device())
-    if name == "cuda":
+        count = torch.cuda.device_count()
+        if index is not None and index >= count:
+            raise EngineError(f"device {name!r} was requested but torch sees {count} CUDA GPU(s): cuda:0 to cuda:{count - 1}")
+        return torch.device("cuda", torch.cuda.current_device() if index is None else index)
+    if name != "auto":
         raise EngineError(
-            f"device 'cuda' was requested but torch {torch.__version__} sees no CUDA GPU; use --device cpu"
+            f"device {name!r} was requested but torch {torch.__version__} sees no CUDA GPU; use --device cpu"
         )
     return torch.device("cpu")
 
@@ -128,10 +157,13 @@ class _HostBuffers:
 class Engine:
     """Upscales batches of frames. Attributes: scale, batch, device, backend, precision, notes."""
 
-    def __init__(self, net: SRNet, device: torch.device, backend: str, batch: int, precision: PrecisionName, key: str) -> None:
+    def __init__(
+        self, net: SRNet, device: torch.device, backend: str, batch: int, precision: PrecisionName, key: str,
+        tile: int | None = None,
+    ) -> None:
         self.scale = net.scale
-        self.batch = batch
         self.precision = precision
+        self._oom = OomRetry(self._run_tiled, batch)  # owns the batch size: halves it on CUDA out-of-memory
         self._device = device
         self.fp32_retries = 0
         self._notes: list[str] = []
@@ -146,6 +178,11 @@ class Engine:
         self._retry: EagerBackend | None = None
         if compute_dtype != torch.float32:
             self._retry = EagerBackend(self._graphs(self._prepare(net, torch.float32), torch.float32))
+        # Tiling: the halo is the net's reach (None: unknown, never tiled); tiles per frame size.
+        self._halo = receptive_radius(net)
+        self._tile_setting = tile
+        self._per_pixel = bytes_per_output_pixel(net.channels, net.scale)
+        self._tiles: dict[tuple[int, int], int] = {}
 
     # --- construction -------------------------------------------------------------------------
 
@@ -194,6 +231,11 @@ class Engine:
         return self._device.type
 
     @property
+    def batch(self) -> int:
+        """Frames per call to the backend (halved after a CUDA out-of-memory error)."""
+        return self._oom.batch
+
+    @property
     def backend(self) -> str:
         """The backend actually in use ("compile" turns into "eager" if compilation failed)."""
         return self._runner.current_name()
@@ -201,7 +243,7 @@ class Engine:
     @property
     def notes(self) -> list[str]:
         """Why the engine runs differently from what was asked (fallbacks), for the CLI to show."""
-        return self._notes + self._runner.notes()
+        return self._notes + self._runner.notes() + self._oom.notes
 
     def describe(self) -> str:
         return f"{self.backend} on {self.device}, {self.precision}, batch {self.batch}"
@@ -217,8 +259,41 @@ class Engine:
             raise EngineError(f"engine input dtype {frames.dtype} is not one of {', '.join(WIRE_DTYPES)}")
         if frames.shape[1] < 1 or frames.shape[2] < 1:
             raise EngineError(f"engine input frames are empty: shape {frames.shape}")
-        parts = [self._upscale_batch(frames[i : i + self.batch]) for i in range(0, frames.shape[0], self.batch)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self._oom(frames, self.tile_for(frames.shape[1], frames.shape[2]))
+
+    # --- memory -------------------------------------------------------------------------------
+
+    def tile_for(self, height: int, width: int) -> int:
+        """Tile side (input pixels) for frames of this size; 0 = whole frames. Raises EngineError
+        (one line) when not even the smallest tile fits the memory budget."""
+        if (height, width) not in self._tiles:
+            self._tiles[height, width] = self._choose_tile(height, width)
+        return self._oom.tile_for(self._tiles[height, width], height, width)
+
+    def _choose_tile(self, height: int, width: int) -> int:
+        if self._tile_setting is not None:
+            if self._tile_setting > 0 and self._halo is None:
+                raise EngineError("tiling needs a net whose receptive field is known (a RepSR preset); use --tile 0")
+            return self._tile_setting
+        if self._halo is None:
+            return 0
+        budget = default_budget(self._device)
+        return choose_tile(self.batch, height, width, self.scale, self._halo, self._per_pixel, budget)
+
+    def working_bytes(self, height: int, width: int) -> int:
+        """Estimated working memory of one batch of frames of this size (one window when tiled)."""
+        tile = self.tile_for(height, width)
+        rows, cols = (height, width) if tile == 0 else window_shape(height, width, tile, self._halo or 0)
+        return int(self.batch * rows * cols * self.scale**2 * self._per_pixel)
+
+    def check_frame(self, height: int, width: int, itemsize: int, frames_in_flight: int = 1) -> None:
+        """Refuse, before any work and in one line, frames that cannot be upscaled in this machine's memory:
+        their pixels (input and output of `frames_in_flight` frames) or even their smallest tile."""
+        working = self.working_bytes(height, width) if self._device.type == "cpu" else 0
+        check_host_room(max(frames_in_flight, self.batch), height, width, self.scale, itemsize, working)
+
+    def _run_tiled(self, frames: np.ndarray, tile: int) -> np.ndarray:
+        return upscale_tiled(frames, self._upscale_batch, self.scale, tile, self._halo or 0)
 
     def _upscale_batch(self, frames: np.ndarray) -> np.ndarray:
         n, h, w, _ = frames.shape
@@ -287,6 +362,7 @@ def create_engine_for_network(
         _resolve_batch(settings, device),
         precision or default_precision(device),
         key or network_key(net),
+        tile=settings.tile,
     )
 
 

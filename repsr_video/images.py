@@ -22,8 +22,8 @@ from PIL import Image, UnidentifiedImageError
 
 from repsr_video.errors import InputError, OutputError, describe_error
 from repsr_video.media import IMAGE_FORMATS
-from repsr_video.output import FileResult, atomic_write, check_output_path
-from repsr_video.pipeline import ProgressCallback, ProgressEvent, Upscaler
+from repsr_video.output import FileResult, atomic_write, check_output_path, make_parent_folders, remove_stale_partials
+from repsr_video.pipeline import ProgressCallback, ProgressEvent, Upscaler, check_frame_fits
 
 _SIXTEEN_BIT_CODECS = {"PNG": ("png", "rgb48be", "rgba64be"), "TIFF": ("tiff", "rgb48le", "rgba64le")}
 
@@ -148,12 +148,15 @@ def upscale_image(
         raise OutputError(f"{output}: unsupported image type {suffix!r}; use one of {', '.join(IMAGE_FORMATS)}")
     check_output_path(input_path, output, overwrite)
     picture = read_image(input_path)
+    check_frame_fits(engine, picture.rgb.shape[0], picture.rgb.shape[1], picture.rgb.itemsize)
     if progress:
         progress(ProgressEvent(input_path, 0, 1, 0.0))
     big = engine.upscale(picture.rgb[None])[0]
     alpha = None if picture.alpha is None else _resize_alpha(picture.alpha, engine.scale)
     result = Picture(big, alpha, picture.grey, picture.exif, picture.icc)
-    with atomic_write(output) as tmp:
+    make_parent_folders(output)
+    remove_stale_partials(output)
+    with atomic_write(output, overwrite=overwrite) as tmp:
         try:
             write_image(tmp, result, kind)
         except (OSError, ValueError, av.error.FFmpegError) as error:

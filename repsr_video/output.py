@@ -1,17 +1,19 @@
 """Output handling: where results may go, how they are written, and what is reported about each file.
 
 Every file the tool makes is written beside its target and renamed into place: `atomic_write(path)`
-yields a fresh temporary path in the target's folder (same suffix, so nothing guesses a different
-format from the name); on success it is renamed onto `path`, on any error or interrupt it is removed.
-A reader therefore sees the old file or the complete new one, never half. `check_output_path` refuses
-targets that would overwrite the input or an existing file, before any work starts; `FileResult` is
-what upscaling one file returns.
+yields a fresh, locked partial file in the target's folder (same suffix, so nothing guesses a different
+format from the name); on success it is published onto `path`, on any error or interrupt it is removed.
+A reader therefore sees the old file or the complete new one, never half. With `overwrite=False` the
+publish step never replaces a file that appeared meanwhile (repsr_video/publish.py: renameat2
+RENAME_NOREPLACE, a hard link or a folder lock). `remove_stale_partials` removes what killed runs left.
+`check_output_path` refuses targets that would overwrite the input or an existing file, before any work
+starts; `make_parent_folders` creates missing folders above a target; `FileResult` is what upscaling one
+file returns.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,41 +21,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from repsr_video.errors import OutputError, describe_error
+from repsr_video.publish import PARTIAL_MARK, PartialFile, remove_stale_partials
 
 if TYPE_CHECKING:  # only an annotation here: writing files needs neither numpy nor PyAV
     from repsr_video.frames import VideoInfo
 
-PARTIAL_MARK = ".partial"  # temporary names: .<stem>.<random>.partial<suffix>
-
-
-def temporary_path(target: Path) -> Path:
-    """A new empty file beside `target` with the same suffix, readable like any new file."""
-    try:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f"{PARTIAL_MARK}{target.suffix}")
-    except OSError as error:
-        raise OutputError(f"{target}: cannot write in {target.parent} ({describe_error(error)})") from error
-    os.close(fd)
-    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes it private; the result should look like any new file
-    return Path(name)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
-def atomic_write(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; rename it onto `target` when the block succeeds, else remove it."""
-    target = Path(target)
-    tmp = temporary_path(target)
+def atomic_write(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a partial file's path to write; publish it onto `target` when the block succeeds, else remove it.
+
+    overwrite=False: the result is published only if nothing is at `target` by then; otherwise the
+    partial is removed and OutputError raised (one line), and whatever is at `target` stays.
+    """
+    with PartialFile(Path(target)) as partial:
+        yield partial.path
+        partial.publish(overwrite=overwrite)
+
+
+def make_parent_folders(target: Path) -> None:
+    """Create the folders above `target` that are missing (one-line OutputError if that fails)."""
     try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{target}: {_first_file_above(target)} is a file, not a folder") from None
+    except OSError as error:
+        raise OutputError(f"{target}: cannot create folder {target.parent} ({describe_error(error)})") from error
+
+
+def _first_file_above(target: Path) -> Path:
+    for folder in reversed(target.parents):
+        if folder.exists() and not folder.is_dir():
+            return folder
+    return target.parent
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -70,8 +69,8 @@ def check_output_path(input_path: Path, output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output}: is a folder; give a file name")
     if output.exists() and not overwrite:
         raise OutputError(f"{output}: exists; pass --overwrite to replace it")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: folder {output.parent} does not exist")
+    if any(folder.exists() and not folder.is_dir() for folder in output.parents):  # missing folders are made later
+        raise OutputError(f"{output}: {_first_file_above(output)} is a file, not a folder")
 
 
 @dataclass
@@ -90,3 +89,9 @@ class FileResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+__all__ = [
+    "PARTIAL_MARK", "FileResult", "atomic_write", "check_output_path", "make_parent_folders", "remove_stale_partials",
+    "same_file",
+]

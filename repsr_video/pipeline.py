@@ -23,7 +23,7 @@ from repsr_video.decoder import VideoDecoder
 from repsr_video.encoder import FrameSink, open_encoder
 from repsr_video.errors import EngineError, OutputError, RepsrError
 from repsr_video.frames import FrameBatch, PacketGroup, VideoInfo
-from repsr_video.output import FileResult, atomic_write, check_output_path
+from repsr_video.output import FileResult, atomic_write, check_output_path, make_parent_folders, remove_stale_partials
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
 
 
@@ -33,11 +33,29 @@ class Upscaler(Protocol):
     is one (see `create_engine`), and anything else with these members can stand in for it."""
 
     scale: int
-    batch: int  # frames per call the pipeline aims for
+
+    @property
+    def batch(self) -> int:
+        """Frames per call the pipeline aims for."""
+        ...
 
     def upscale(self, frames: np.ndarray) -> np.ndarray:
         """(N,H,W,3) uint8 or uint16 RGB -> (N,sH,sW,3) of the same dtype."""
         ...
+
+
+@runtime_checkable
+class SizeChecked(Protocol):
+    """An upscaler that knows its memory needs (the Engine): it refuses a frame size before any work."""
+
+    def check_frame(self, height: int, width: int, itemsize: int) -> None:
+        """Raise a one-line RepsrError if frames of this size cannot be upscaled here."""
+        ...
+
+
+def check_frame_fits(engine: Upscaler, height: int, width: int, itemsize: int) -> None:
+    if isinstance(engine, SizeChecked):
+        engine.check_frame(height, width, itemsize)
 
 
 class FrameSource(Protocol):
@@ -149,7 +167,10 @@ def upscale_video(
     check_output_path(input_path, output, overwrite)
     with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode)
-        with atomic_write(output) as tmp:
+        check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)
+        make_parent_folders(output)
+        remove_stale_partials(output)
+        with atomic_write(output, overwrite=overwrite) as tmp:
             encoder = open_encoder(encode.encoder, decoder.source, plan, tmp)
             try:
                 _run_stages(decoder, engine, encoder, progress, queue_size, start)
@@ -201,4 +222,7 @@ def _run_stages(
 
 
 # FileResult and check_output_path live in repsr_video.output; named here too for callers of this module.
-__all__ = ["FileResult", "FrameSource", "ProgressCallback", "ProgressEvent", "Upscaler", "check_output_path", "upscale_video"]
+__all__ = [
+    "FileResult", "FrameSource", "ProgressCallback", "ProgressEvent", "SizeChecked", "Upscaler", "check_frame_fits",
+    "check_output_path", "upscale_video",
+]

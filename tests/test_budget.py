@@ -85,31 +85,39 @@ class FakeGpu:
 def test_out_of_memory_halves_the_batch_and_keeps_every_frame():
     gpu = FakeGpu(limit=2 * 60 * 80)
     frames = random_frames(7, 60, 80)
-    retry = OomRetry(gpu, batch=4, tile=0, free_cache=gpu.free)
-    out = retry(frames)
+    retry = OomRetry(gpu, batch=4, free_cache=gpu.free)
+    out = retry(frames, 0)
     assert np.array_equal(out, nearest(frames))  # all 7 frames, in order
-    assert retry.batch == 2 and retry.tile == 0
+    assert retry.batch == 2 and retry.tile_cap is None
     assert gpu.freed == 1 and retry.notes == ["out of GPU memory: batch 4 -> 2"]
 
 
 def test_out_of_memory_at_batch_one_tiles_the_frame():
     gpu = FakeGpu(limit=9000)  # a whole 120x160 frame (19200 px) does not fit, a 60-pixel window does
     frames = random_frames(3, 120, 160)
-    retry = OomRetry(gpu, batch=2, tile=0, free_cache=gpu.free)
-    out = retry(frames)
+    retry = OomRetry(gpu, batch=2, free_cache=gpu.free)
+    out = retry(frames, 0)
     assert np.array_equal(out, nearest(frames))
-    assert retry.batch == 1 and 0 < retry.tile < 160
+    assert retry.batch == 1 and 0 < retry.tile_cap < 160
     assert all(n * h * w <= 9000 for n, h, w, _ in gpu.calls[-4:])  # the last calls ran in windows that fit
-    second = retry(frames)  # the smaller settings stay: no new failure
+    second = retry(frames, 0)  # the smaller settings stay: no new failure
     assert np.array_equal(second, out) and gpu.freed == len(retry.notes)
 
 
 def test_out_of_memory_even_in_the_smallest_tile_is_one_line_error():
     gpu = FakeGpu(limit=10)
-    retry = OomRetry(gpu, batch=1, tile=0, free_cache=gpu.free)
+    retry = OomRetry(gpu, batch=1, free_cache=gpu.free)
     with pytest.raises(EngineError, match="out of GPU memory for a 160x120 frame even in") as caught:
-        retry(random_frames(1, 120, 160))
+        retry(random_frames(1, 120, 160), 0)
     assert "\n" not in str(caught.value)
+
+
+def test_a_cap_limits_requested_tiles_and_whole_frames():
+    retry = OomRetry(lambda frames, tile: frames, batch=1, free_cache=lambda: None)
+    assert retry.tile_for(0, 100, 200) == 0 and retry.tile_for(64, 100, 200) == 64
+    retry.tile_cap = 50
+    assert retry.tile_for(0, 100, 200) == 50 and retry.tile_for(64, 100, 200) == 50 and retry.tile_for(32, 100, 200) == 32
+    assert retry.tile_for(0, 40, 30) == 0  # the cap covers the whole frame
 
 
 def test_other_errors_are_not_retried():
@@ -117,4 +125,4 @@ def test_other_errors_are_not_retried():
         raise RuntimeError("not memory")
 
     with pytest.raises(RuntimeError, match="not memory"):
-        OomRetry(broken, batch=4, tile=0, free_cache=lambda: None)(random_frames(2, 8, 8))
+        OomRetry(broken, batch=4, free_cache=lambda: None)(random_frames(2, 8, 8), 0)

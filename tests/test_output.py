@@ -49,8 +49,9 @@ def test_output_path_rules(tmp_path):
         check_output_path(source, tmp_path, overwrite=True)
     with pytest.raises(OutputError, match="exists; pass --overwrite"):
         check_output_path(tmp_path / "other.mkv", source, overwrite=False)
-    with pytest.raises(OutputError, match="folder .* does not exist"):
-        check_output_path(source, tmp_path / "nope" / "out.mkv", overwrite=False)
+    with pytest.raises(OutputError, match=r"in\.mkv is a file, not a folder"):
+        check_output_path(tmp_path / "other.mkv", source / "sub" / "out.mkv", overwrite=False)
+    check_output_path(source, tmp_path / "nope" / "out.mkv", overwrite=False)  # missing folders are made when writing
     check_output_path(source, tmp_path / "out.mkv", overwrite=False)
 
 

@@ -150,9 +150,45 @@ def test_output_rules(tmp_path):
         upscale_video(src, tmp_path / "exists.mkv", NearestEngine())
     upscale_video(src, tmp_path / "exists.mkv", NearestEngine(), overwrite=True)
     assert len(video_frames(tmp_path / "exists.mkv")[0]) == 2
-    with pytest.raises(OutputError, match="does not exist"):
-        upscale_video(src, tmp_path / "nope" / "out.mkv", NearestEngine())
+    upscale_video(src, tmp_path / "new" / "folders" / "out.mkv", NearestEngine())  # missing folders are made
+    assert len(video_frames(tmp_path / "new" / "folders" / "out.mkv")[0]) == 2
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(OutputError, match="file is a file, not a folder"):
+        upscale_video(src, tmp_path / "file" / "out.mkv", NearestEngine())
     assert src.stat().st_size > 0
+
+
+class _Intruder(NearestEngine):
+    """Another program creates OUTPUT while the run is busy (after the start-up checks passed)."""
+
+    def __init__(self, output: Path) -> None:
+        super().__init__(2, 1)
+        self.output = output
+
+    def upscale(self, frames):
+        if not self.output.exists():
+            self.output.write_bytes(b"someone else's file")
+        return super().upscale(frames)
+
+
+def test_a_file_created_at_the_output_during_the_run_is_never_replaced(tmp_path):
+    src = make_video(tmp_path / "in.mkv", frames=3)
+    out = tmp_path / "out.mkv"
+    with pytest.raises(OutputError, match=r"out\.mkv: was created by someone else while this run was writing it"):
+        upscale_video(src, out, _Intruder(out))
+    assert out.read_bytes() == b"someone else's file" and _leftovers(tmp_path) == []
+    upscale_video(src, out, _Intruder(out), overwrite=True)  # asked for: replaced
+    assert len(video_frames(out)[0]) == 3
+
+
+def test_partials_of_dead_runs_are_removed_by_the_next_run(tmp_path):
+    src = make_video(tmp_path / "in.mkv", frames=2)
+    dead = tmp_path / ".out.k1ll3d_x.partial.mkv"
+    dead.write_bytes(b"the first half of a video whose run was killed")
+    other = tmp_path / ".other.k1ll3d_x.partial.mkv"
+    other.write_bytes(b"a partial of another output")
+    upscale_video(src, tmp_path / "out.mkv", NearestEngine())
+    assert not dead.exists() and other.exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
