@@ -22,6 +22,7 @@ import av.error
 from av.codec.codec import UnknownCodecError
 
 from repsr_video.choices import ENCODERS, EncoderKind
+from repsr_video.codec_limits import QUIET_OPTIONS, check_crf, check_preset
 from repsr_video.colour import is_rgb_format, output_color
 from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import ColorInfo, VideoInfo
@@ -51,6 +52,12 @@ class EncodeSettings:
             raise OutputError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise OutputError(f"--crf {self.crf} is out of range 0..63")
+        codec = CODEC_ALIASES.get(self.codec or "", self.codec)
+        if codec is not None:  # a named encoder is checked now; the container's default one when planned
+            if self.crf is not None:
+                check_crf(codec, self.crf)
+            if self.preset is not None:
+                check_preset(codec, self.preset)
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,11 @@ def container_format(path: Path) -> str:
 
 
 def _codec_options(codec: str, crf: int | None, preset: str | None, notes: list[str]) -> dict[str, str]:
-    options: dict[str, str] = {}
+    options: dict[str, str] = dict(QUIET_OPTIONS.get(codec, {}))
+    if crf is not None:
+        check_crf(codec, crf)
+    if preset is not None:
+        check_preset(codec, preset)
     if crf is None:
         crf = DEFAULT_CRF.get(codec)
     if crf is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -109,5 +111,66 @@ def test_folder_walk_takes_exactly_the_shared_media_suffixes(tmp_path):
         (tmp_path / f"f{suffix.upper() if suffix == '.ogg' else suffix}").write_bytes(b"")
     found = {p.suffix.lower() for p in find_media(tmp_path)}
     assert found == VIDEO_SUFFIXES | IMAGE_SUFFIXES  # .ogg and .3gp included, case-insensitively
-    assert output_for(tmp_path / "f.3gp", tmp_path, tmp_path / "out").name == "f.mkv"  # no container we write
+    assert output_for(tmp_path / "f.3gp", tmp_path, tmp_path / "out").name == "f.3gp.mkv"  # no container we write
     assert output_for(tmp_path / "f.webm", tmp_path, tmp_path / "out").name == "f.webm"
+
+
+def test_outputs_are_unique_by_construction(tmp_path):
+    from repsr_video.folder import plan_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("clip.avi", "clip.mkv", "clip.ts"):
+        make_video(src / name, frames=10)
+    pairs = plan_folder(src, tmp_path / "out")
+    assert sorted(t.name for _, t in pairs) == ["clip.avi.mkv", "clip.mkv", "clip.ts.mkv"]
+    results = upscale_folder(src, tmp_path / "out", NearestEngine(2))
+    assert [r.status for r in results] == ["done"] * 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.avi.mkv", "clip.mkv", "clip.ts.mkv"]
+
+
+def test_collisions_are_refused_before_any_work(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_video(src / "clip.avi", frames=2)
+    make_video(src / "clip.avi.mkv", frames=2)  # the one name the rule cannot keep apart
+    engine = NearestEngine(2)
+    with pytest.raises(OutputError, match=r"clip\.avi and .*clip\.avi\.mkv would both be written to .*clip\.avi\.mkv"):
+        upscale_folder(src, tmp_path / "out", engine)
+    assert engine.calls == [] and not (tmp_path / "out").exists()
+
+
+def test_names_differing_only_in_case_are_refused(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_video(src / "Clip.mp4", frames=2)
+    make_video(src / "clip.MP4", frames=2)
+    with pytest.raises(OutputError, match="would both be written to"):
+        upscale_folder(src, tmp_path / "out", NearestEngine(2))
+
+
+def test_an_output_folder_inside_the_input_is_excluded_with_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("in").mkdir()
+    make_video(Path("in") / "a.mkv", frames=2)
+    first = upscale_folder(Path("in"), Path("in") / "out", NearestEngine())
+    second = upscale_folder(Path("in"), Path("in/./out"), NearestEngine())
+    assert [r.input.name for r in first] == [r.input.name for r in second] == ["a.mkv"]
+    assert not (tmp_path / "in" / "out" / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["x.mp4", "big.png"])
+def test_a_folder_into_a_file_name_is_refused(tmp_path, name):
+    (tmp_path / "in").mkdir()
+    make_video(tmp_path / "in" / "a.mkv", frames=2)
+    with pytest.raises(OutputError, match=r"looks like a file name, but the input is a folder"):
+        upscale_folder(tmp_path / "in", tmp_path / name, NearestEngine())
+    assert not (tmp_path / name).exists()
+
+
+def test_results_are_counted_by_status(tmp_path):
+    from repsr_video.folder import count_results
+    from repsr_video.output import FileResult
+
+    results = [FileResult(tmp_path, tmp_path, status) for status in ("done", "skipped", "skipped", "failed")]
+    assert count_results(results) == {"done": 1, "skipped": 2, "failed": 1}
