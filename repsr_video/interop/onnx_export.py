@@ -44,7 +44,7 @@ def require_module(module: str, purpose: str):
     try:
         return __import__(module)
     except ImportError:
-        hint = "install it with `pip install 'repsr-video[interop]'`"
+        hint = "install it with `pip install 'repsr-video[onnx]'`"
         raise DependencyError(f"{purpose} needs {module}, which is not installed; {hint}") from None
 
 
