@@ -27,6 +27,10 @@ class DependencyError(RepsrError):
     """An optional package that a feature needs is missing or does not import."""
 
 
+class PresetWarning(UserWarning):
+    """A preset file was skipped because it cannot be read; the tool goes on with the others."""
+
+
 def describe_error(error: BaseException) -> str:
     """The cause part of a one-line message ("<file>: <what failed> (<cause>)").
 

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import PresetError
+from .errors import PresetError, PresetWarning, describe_error
 from .network import SCALES, SRNet, size_name
 
 # "repsr": the deploy SRNet (blocks x channels). "spandrel:<id>": a foreign architecture that spandrel
@@ -178,8 +179,10 @@ def read_preset(path: Path | str) -> Preset:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PresetError(f"{path}: preset file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PresetError(f"{path}: cannot read preset ({error})") from None
+    except UnicodeDecodeError:
+        raise PresetError(f"{path}: is not a preset TOML (binary content); a preset is the .toml beside its weights") from None
+    except OSError as error:
+        raise PresetError(f"{path}: cannot read preset ({describe_error(error)})") from None
     except tomllib.TOMLDecodeError as error:
         raise PresetError(f"{path}: not valid TOML ({error})") from None
     preset = preset_from_table(table, path)
@@ -309,30 +312,55 @@ def preset_dirs() -> list[Path]:
     return [d for d in (shipped_presets_dir(), user_presets_dir()) if d.is_dir()]
 
 
-def installed_presets() -> list[Preset]:
-    """Every preset found, shipped first; a user preset with a shipped preset's name is shadowed."""
+# Files that hold weights, not a preset: given to --preset they get a message, not a decoding error.
+WEIGHTS_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin", ".onnx")
+
+
+def _scan() -> tuple[dict[str, Preset], dict[str, PresetError]]:
+    """Valid presets by name (the first found wins), and the errors of unreadable ones by file stem."""
     found: dict[str, Preset] = {}
+    broken: dict[str, PresetError] = {}
     for directory in preset_dirs():
         for toml in sorted(directory.glob("*.toml")):
-            preset = read_preset(toml)
+            try:
+                preset = read_preset(toml)
+            except PresetError as error:
+                broken.setdefault(toml.stem, error)
+                continue
             found.setdefault(preset.name, preset)
+    for error in broken.values():  # one bad file must not disable the tool: skip it, say so once
+        warnings.warn(f"{error} (preset skipped)", PresetWarning, stacklevel=3)
+    return found, broken
+
+
+def installed_presets() -> list[Preset]:
+    """Every valid preset found, shipped first; a user preset with a shipped preset's name is shadowed.
+    A malformed one is skipped with a PresetWarning naming its file."""
+    found, _ = _scan()
     return sorted(found.values(), key=lambda p: (p.scale, not p.default, p.name))
 
 
 def load_preset(name_or_path: str | Path) -> Preset:
     """A preset by name (installed) or by the path of its .toml file."""
     text = str(name_or_path)
-    if text.endswith(".toml") or os.sep in text or Path(text).is_file():
-        return read_preset(Path(text))
-    presets = installed_presets()
-    for preset in presets:
-        if preset.name == text:
-            return preset
-    names = ", ".join(p.name for p in presets) or "none installed"
+    path = Path(text)
+    if path.suffix.lower() in WEIGHTS_SUFFIXES:
+        beside = path.with_suffix(".toml")
+        hint = f"use {beside}" if beside.is_file() else "`repsr-video import` turns a model file into a preset"
+        raise PresetError(f"{path}: is a weights file, not a preset; give the preset's .toml ({hint})")
+    if text.endswith(".toml") or os.sep in text or path.is_file():
+        return read_preset(path)
+    found, broken = _scan()
+    if text in found:
+        return found[text]
+    if text in broken:  # asked for by name: now its error counts
+        raise broken[text]
+    names = ", ".join(sorted(found)) or "none installed"
     raise PresetError(f"preset {text!r} not found (installed: {names})")
 
 
 def default_preset(scale: int) -> Preset:
+    """The declared default preset of `scale` (else the first one found)."""
     candidates = [p for p in installed_presets() if p.scale == scale]
     if not candidates:
         raise PresetError(f"no preset for scale x{scale} is installed; train one with `repsr-video train --scale {scale}`")

@@ -186,3 +186,39 @@ def test_parse_size():
     assert parse_size("m10c32") == (10, 32)
     with pytest.raises(PresetError, match="M<blocks>C<channels>"):
         parse_size("big")
+
+
+def test_a_malformed_user_preset_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    from repsr_video.errors import PresetWarning
+
+    user = tmp_path / "user"
+    monkeypatch.setenv("REPSR_VIDEO_PRESETS", str(user))
+    write(user, name="good-x2")
+    (user / "broken.toml").write_text("name = 'broken'\nscale = [")
+    with pytest.warns(PresetWarning, match=r"broken\.toml: not valid TOML .*\(preset skipped\)"):
+        names = [p.name for p in installed_presets()]
+    assert "good-x2" in names and "broken" not in names
+    with pytest.warns(PresetWarning):
+        assert default_preset(2).scale == 2  # the shipped default still works
+        assert load_preset("good-x2").name == "good-x2"
+    with pytest.warns(PresetWarning), pytest.raises(PresetError, match=r"broken\.toml: not valid TOML"):
+        load_preset("broken")  # asked for by name: its error
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_a_weights_file_given_as_preset_is_one_clear_line(tmp_path, suffix):
+    _, path = write(tmp_path, name="demo-x2")
+    weights = path.with_suffix(suffix)
+    if not weights.exists():
+        weights.write_bytes(bytes(range(256)) * 8)
+    message = rf"demo-x2{suffix}: is a weights file, not a preset; give the preset's \.toml"
+    with pytest.raises(PresetError, match=message) as caught:
+        load_preset(weights)
+    assert "\n" not in str(caught.value) and (suffix != ".safetensors" or "use " in str(caught.value))
+
+
+def test_a_binary_file_named_toml_is_one_clear_line(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(PresetError, match=r"x\.toml: is not a preset TOML \(binary content\)"):
+        load_preset(path)
