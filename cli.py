@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from repsr_video.bench import BenchReport, MemoryRow
     from repsr_video.engine import Engine, EngineSettings
+    from repsr_video.jobs import JobSettings
     from repsr_video.output import FileResult
     from repsr_video.output_plan import EncodeSettings
     from repsr_video.pipeline import ProgressEvent
@@ -106,7 +107,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool =
     scale_help = "the default preset of this scale" + (", or the scale for --size" if random_size else "")
     model.add_argument("--scale", type=int, choices=SCALES, help=f"{scale_help} (default {DEFAULT_SCALE})")
     # No defaults here: options not given are left out, so EngineSettings supplies its own.
-    model.add_argument("--device", choices=DEVICES, help="where to run (auto: a CUDA GPU when torch sees one, else the CPU)")
+    model.add_argument("--device", type=_device, metavar="|".join(DEVICES) + "|cuda:0,1",
+                       help="where to run (auto: a CUDA GPU when torch sees one, else the CPU; cuda:1: that GPU; "
+                       "cuda:0,1: one worker per listed GPU)")
     model.add_argument("--backend", choices=BACKENDS,
                        help="auto: TensorRT on a GPU where it is installed, else torch.compile, else eager")
     model.add_argument("--batch", type=int, metavar="N", help="frames per batch (0: chosen for the device)")
@@ -131,7 +134,63 @@ def _given(args: argparse.Namespace, fields: dict[str, str]) -> dict[str, Any]:
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     from repsr_video.engine import EngineSettings
 
-    return EngineSettings(**_given(args, {"device": "device", "backend": "backend", "batch": "batch"}))
+    given = _given(args, {"device": "device", "backend": "backend", "batch": "batch"})
+    if "device" in given:  # cuda:0,1: this process's engine on cuda:0, a worker per GPU (see _job_settings)
+        from repsr_video.jobs.options import parse_devices
+
+        given["device"] = parse_devices(given["device"])[0]
+    return EngineSettings(**given)
+
+
+def _device(text: str) -> str:
+    from repsr_video.jobs.options import parse_devices
+
+    try:
+        parse_devices(text)
+    except RepsrError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _time(text: str) -> str:
+    from repsr_video.jobs.options import parse_time
+
+    try:
+        parse_time(text)
+    except RepsrError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Segments, resume, time range and parallel workers (docs/segments.md)."""
+    from repsr_video.jobs.options import DEFAULT_SEGMENT_SECONDS
+
+    job = parser.add_argument_group("long videos (a video runs as segments; the same command again resumes)")
+    job.add_argument("-ss", "--start", type=_time, metavar="TIME", help="start here (FFmpeg's -ss: seconds or [HH:]MM:SS[.frac])")
+    job.add_argument("-t", "--duration", type=_time, metavar="TIME", help="process this long from --start (FFmpeg's -t)")
+    job.add_argument("--segment", type=float, metavar="SECONDS",
+                     help=f"segment length, cut at source keyframes (default {DEFAULT_SEGMENT_SECONDS:g})")
+    job.add_argument("--workers", type=int, metavar="N", help="segments in N processes (default 1; on CUDA, one per GPU)")
+    job.add_argument("--ray", metavar="ADDRESS", help="run segments as Ray tasks: auto, ray://HOST:10001, or local")
+    job.add_argument("--restart", action="store_true", help="discard saved work of an earlier run of this output")
+
+
+def _job_settings(args: argparse.Namespace) -> JobSettings:
+    """JobSettings from the options; on CUDA without --workers or a GPU list, one worker per GPU."""
+    from repsr_video.jobs import JobSettings, TimeRange
+    from repsr_video.jobs.options import parse_devices, parse_time
+
+    kind, devices = parse_devices(args.device or "auto")
+    if not devices and args.workers is None and not args.ray and kind in ("auto", "cuda"):  # one worker per GPU
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        devices = tuple(f"cuda:{i}" for i in range(count)) if count > 1 else ()
+    time_range = TimeRange(parse_time(args.start) if args.start else None, parse_time(args.duration) if args.duration else None)
+    given = {"segment_seconds": args.segment, "workers": args.workers}
+    return JobSettings(**{k: v for k, v in given.items() if v is not None}, devices=devices, ray_address=args.ray,
+                       restart=args.restart, time_range=time_range)
 
 
 def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
@@ -290,6 +349,7 @@ def _main_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
     _add_model_arguments(parser)
     _add_encoding_arguments(parser)
+    _add_job_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     _add_common(parser)
@@ -341,6 +401,11 @@ class _UpscaleProgress:
             self.file_task = None
 
     def on_frames(self, event: ProgressEvent) -> None:
+        from repsr_video.jobs import JobProgress
+
+        if self.file_task is None and isinstance(event, JobProgress) and event.frames_resumed:
+            self.print(f"{event.path.name}: resuming; {event.segments_done} of {event.segments_total} segment(s) "
+                       f"({event.frames_resumed} frames) were done by an earlier run")
         if self.file_task is None:
             self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="")
         fps = f"{event.frames_done / event.seconds:.1f} fps" if event.seconds > 0 else ""
@@ -379,9 +444,12 @@ def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, v
                               progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done)
     if is_image(source):
         return [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
+    from repsr_video.jobs import PresetEngine
     from repsr_video.pipeline import upscale_video
 
-    return [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames)]
+    factory = PresetEngine(str(_preset(args).path), _engine_settings(args))
+    return [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames,
+                          job=_job_settings(args), factory=factory)]
 
 
 def _upscale_command(args: argparse.Namespace) -> int:
@@ -405,7 +473,17 @@ def _upscale_command(args: argparse.Namespace) -> int:
         return 1 if any(r.status == "failed" for r in results) else 0
     r = results[0]
     console.print(f"{r.output}: {r.frames} frame(s) in {r.seconds:.1f} s ({r.fps:.1f} fps)", markup=False, highlight=False)
+    _print_segments(r)
     return 0
+
+
+def _print_segments(result: FileResult) -> None:
+    from repsr_video.jobs.video import SegmentedResult
+
+    if isinstance(result, SegmentedResult) and (result.segments > 1 or result.segments_resumed):
+        resumed = (f"; {result.segments_resumed} were done by an earlier run ({result.resume_saved:.0%} of the frames)"
+                   if result.segments_resumed else "")
+        console.print(f"{result.segments} segment(s){resumed}", markup=False, highlight=False)
 
 
 def _print_folder_table(results: list[FileResult], folder: Path) -> None:

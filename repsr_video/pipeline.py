@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from repsr_video.errors import EngineError, OutputError, RepsrError
 from repsr_video.frames import FrameBatch, PacketGroup, VideoInfo
 from repsr_video.output import FileResult, atomic_write, check_output_path, make_parent_folders, remove_stale_partials
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
+
+if TYPE_CHECKING:  # the segmented path is imported when a video runs
+    from repsr_video.jobs.runner import JobSettings
+    from repsr_video.jobs.work import EngineFactory
 
 
 @runtime_checkable
@@ -155,8 +159,15 @@ def upscale_video(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     queue_size: int = 3,
+    job: JobSettings | None = None,
+    factory: EngineFactory | None = None,
 ) -> FileResult:
     """Upscale the video stream of `input_path` into `output`, copying every other stream.
+
+    The video runs as segments (repsr_video.jobs): an interrupted run leaves its finished segments
+    beside `output`, and the same call resumes; `job` sets the segment length, workers, Ray, time range
+    and restart; `factory` builds engines in worker processes and names the model in the saved state.
+    Inputs that cannot be cut, and `--encoder ffmpeg`, run in one pass below.
 
     Returns a FileResult with the frame count, time and any warnings (damaged packets, format notes).
     Raises a RepsrError with a one-line message on failure; then nothing is left at `output`.
@@ -165,6 +176,13 @@ def upscale_video(
     start = time.perf_counter()
     container_format(output)  # an unknown extension fails before anything is opened
     check_output_path(input_path, output, overwrite)
+    from repsr_video.jobs.runner import JobSettings
+    from repsr_video.jobs.video import upscale_segmented
+
+    segmented = upscale_segmented(input_path, output, engine, encode=encode, job=job or JobSettings(), factory=factory,
+                                  progress=progress, overwrite=overwrite, queue_size=queue_size)
+    if segmented is not None:
+        return segmented
     with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode)
         check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)

@@ -15,6 +15,7 @@ import pytest
 from media_factory import NearestEngine, make_video, packets_bytes, truncate, video_frames
 from repsr_video import pipeline
 from repsr_video.errors import EngineError, OutputError
+from repsr_video.jobs import work
 from repsr_video.output_plan import EncodeSettings
 from repsr_video.pipeline import upscale_video
 
@@ -211,6 +212,13 @@ def test_memory_is_bounded_while_the_engine_is_slow(tmp_path, monkeypatch):
             decoders.append(self)
 
     monkeypatch.setattr(pipeline, "VideoDecoder", Spy)
+
+    class SegmentSpy(work.SegmentSource):  # videos run as segments: their source is the decoder here
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            decoders.append(self)
+
+    monkeypatch.setattr(work, "SegmentSource", SegmentSpy)
     gate = threading.Event()
     seen = []
 
@@ -233,7 +241,8 @@ def test_progress_events(tmp_path):
     src = make_video(tmp_path / "in.mkv", frames=7)
     events = []
     upscale_video(src, tmp_path / "out.mkv", NearestEngine(2, 3), progress=events.append)
-    assert [e.frames_done for e in events] == [0, 3, 6, 7]
+    assert [e.frames_done for e in events] == [0, 3, 6, 7, 7]  # the last one: the (only) segment is done
+    assert [e.segments_done for e in events] == [0, 0, 0, 0, 1]
     assert all(e.frames_total == 7 for e in events)
 
 

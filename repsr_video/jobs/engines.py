@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from repsr_video.engine import EngineSettings
 from repsr_video.jobs.work import Upscaler
@@ -19,24 +19,20 @@ class PresetEngine:
         from repsr_video.engine import create_engine
         from repsr_video.preset import read_preset
 
-        settings = self.settings
-        if device and device.startswith("cuda"):
-            import torch
-
-            torch.cuda.set_device(int(device.partition(":")[2] or 0))
-            settings = EngineSettings(device="cuda", backend=settings.backend, batch=settings.batch)
+        settings = self.settings if device is None else replace(self.settings, device=device)
         return create_engine(read_preset(self.preset), settings)
 
     def fingerprint(self) -> dict:
         """What about the model changes the output: the weights, and the precision this device kind runs.
 
-        "cuda" is taken at its word (the GPUs may be on other hosts than this one)."""
+        "cuda" and "cuda:N" are taken at their word (the GPUs may be on other hosts than this one)."""
         import torch
 
         from repsr_video.engine import default_precision, resolve_device
         from repsr_video.preset import read_preset
 
         preset = read_preset(self.preset)
-        device = torch.device("cuda") if self.settings.device == "cuda" else resolve_device(self.settings.device)
+        wants_cuda = self.settings.device.startswith("cuda")
+        device = torch.device("cuda") if wants_cuda else resolve_device(self.settings.device)
         precision = default_precision(device)
         return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": device.type, "precision": precision}

@@ -41,6 +41,9 @@ class VideoIndex:
     discard: np.ndarray  # bool: decoded as a reference, no frame comes out
     origin: int | None = None  # the container's start time in this time base (what --start counts from)
     truncated: bool = False  # demuxing stopped on an error
+    stated_seconds: Fraction | None = None  # the length the container states for the video
+    stated_frames: int = 0  # the frame count the container states (0: none)
+    start_time: int = 0  # the stream's start time
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -65,12 +68,40 @@ class VideoIndex:
     def seconds(self, ticks: float) -> float:
         return float(ticks * self.time_base)
 
+    def ends_early(self) -> bool:
+        """The packets stop well before the length the container states: a truncated file.
+        (The same rule as the whole-file decoder's: short by more than 0.5 s and 5 %.)"""
+        frames = self.produces_frame
+        if self.stated_frames and int(frames.sum()) < self.stated_frames:
+            return True
+        if self.stated_seconds is None or not frames.any():
+            return False
+        last = int(np.argmax(np.where(frames, self.pts, np.iinfo(np.int64).min)))
+        length = (int(self.pts[last]) - self.start_time + max(1, int(self.duration[last]))) * self.time_base
+        return length < self.stated_seconds - max(Fraction(1, 2), self.stated_seconds / 20)
+
 
 def stream_time_base(stream: av.stream.Stream) -> Fraction:
     """A stream's time base as a Fraction (every demuxed stream has one)."""
     if not stream.time_base:
         raise InputError(f"stream #{stream.index} has no time base")
     return Fraction(stream.time_base)
+
+
+def _stated_seconds(container: av.container.InputContainer, stream: av.stream.Stream, time_base: Fraction) -> Fraction | None:
+    """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""
+    if stream.duration:
+        return stream.duration * time_base
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
+        except ValueError:
+            pass
+    if container.duration:
+        return Fraction(container.duration, 1_000_000)
+    return None
 
 
 def index_video(path: str | Path) -> VideoIndex:
@@ -94,6 +125,8 @@ def index_video(path: str | Path) -> VideoIndex:
         except av.error.FFmpegError:
             truncated = True  # keep what was read: the decoder stops at the same place
         index_stream = stream.index
+        stated = _stated_seconds(container, stream, time_base)
+        stated_frames, start_time = int(stream.frames or 0), int(stream.start_time or 0)
         origin = None
         if container.start_time is not None:  # in microseconds (AV_TIME_BASE)
             origin = math.floor(Fraction(container.start_time, 1_000_000) / time_base)
@@ -101,4 +134,19 @@ def index_video(path: str | Path) -> VideoIndex:
         raise InputError(f"{path}: its video stream has no packets")
     pts, dts, duration, pos = (np.asarray(c, dtype=np.int64) for c in columns[:4])
     keyframe, discard = (np.asarray(c, dtype=bool) for c in columns[4:])
-    return VideoIndex(str(path), index_stream, time_base, pts, dts, duration, pos, keyframe, discard, origin, truncated)
+    return VideoIndex(
+        str(path),
+        index_stream,
+        time_base,
+        pts,
+        dts,
+        duration,
+        pos,
+        keyframe,
+        discard,
+        origin,
+        truncated,
+        stated,
+        stated_frames,
+        start_time,
+    )

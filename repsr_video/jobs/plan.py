@@ -9,10 +9,10 @@ A keyframe is a cut point only if it is clean: no packet before it in decode ord
 after it (otherwise a decoder starting there would miss a frame). Files whose frames lack a pts, or
 share one, cannot be assigned by pts and stay one segment.
 
-Default length: 30 s. A resume redoes at most one unfinished segment per worker (on average half of
-one, 15 s of video); a clip shorter than 1.5 x the length is one segment (the last piece is merged
-when shorter than half a segment), so short clips pay nothing; each extra segment costs one encoder
-start and one IDR frame, under a percent of a 30-s segment's size at common keyframe intervals.
+Default length, 30 s (options.DEFAULT_SEGMENT_SECONDS). A resume redoes at most one unfinished
+segment per worker (on average half of one, 15 s of video). A clip shorter than 1.5 x the length is
+one segment (the last piece is merged when shorter than half a segment), so short clips are not cut at
+all. Each cut costs one encoder start and one extra IDR frame.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import numpy as np
 
 from repsr_video.errors import InputError
 from repsr_video.jobs.index import NO_PTS, VideoIndex
-
-DEFAULT_SEGMENT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)

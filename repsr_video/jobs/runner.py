@@ -13,17 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import av
 
 from repsr_video import __version__
 from repsr_video.decoder import VideoDecoder
-from repsr_video.errors import OutputError
+from repsr_video.errors import EngineError, OutputError
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.index import VideoIndex, index_video
 from repsr_video.jobs.join import JoinReport, Window, check_source_streams, join_segments
+from repsr_video.jobs.options import DEFAULT_SEGMENT_SECONDS
 from repsr_video.jobs.plan import (
-    DEFAULT_SEGMENT_SECONDS,
     Segment,
     TimeRange,
     plan_segments,
@@ -36,13 +37,14 @@ from repsr_video.jobs.state import (
 )
 from repsr_video.jobs.work import EngineFactory, SegmentTask, Upscaler, run_segment
 from repsr_video.jobs.workers import Events, run_processes
-from repsr_video.output import atomic_write
+from repsr_video.output import atomic_write, make_parent_folders, remove_stale_partials
 from repsr_video.output_plan import (
     EncodeSettings,
     OutputPlan,
     container_format,
     plan_output,
 )
+from repsr_video.pipeline import ProgressEvent
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,9 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
-class JobProgress:
-    """One progress reading over all workers (the fields of pipeline.ProgressEvent, plus segments)."""
+class JobProgress(ProgressEvent):
+    """One progress reading over all workers: the pipeline's ProgressEvent, plus segments."""
 
-    path: Path
-    frames_done: int
-    frames_total: int
-    seconds: float
     segments_done: int
     segments_total: int
     frames_resumed: int  # frames that earlier runs had finished
@@ -110,6 +108,7 @@ class _Progress:
         self.partial: dict[int, int] = {}
         self.start = time.perf_counter()
         self.lock = threading.Lock()
+        self.last: tuple[int, int] | None = None
 
     def frames(self, index: int, count: int) -> None:
         with self.lock:
@@ -128,6 +127,9 @@ class _Progress:
             return
         with self.lock:
             done = sum(self.frames_of[i] for i in self.finished) + sum(self.partial.values())
+            if (done, len(self.finished)) == self.last:
+                return  # nothing new
+            self.last = (done, len(self.finished))
             event = JobProgress(
                 self.path,
                 done,
@@ -138,6 +140,24 @@ class _Progress:
                 self.resumed,
             )
         self.callback(event)
+
+
+@runtime_checkable
+class _SelfDescribing(Protocol):
+    """An engine that can say what it computes with (repsr_video.engine.Engine)."""
+
+    device: str
+    precision: str
+
+
+def engine_fingerprint(engine: Upscaler | None) -> dict:
+    """The model part of the manifest when no factory is given: the engine's kind, scale, device and
+    precision (its weights are not known here: pass a PresetEngine factory to tell presets apart)."""
+    assert engine is not None
+    found = {"upscaler": f"{type(engine).__module__}.{type(engine).__qualname__}", "scale": engine.scale}
+    if isinstance(engine, _SelfDescribing):
+        found |= {"device": engine.device, "precision": engine.precision}
+    return found
 
 
 def read_video_info(path: Path) -> VideoInfo:
@@ -191,56 +211,76 @@ def _window(index: VideoIndex, segments: list[Segment], job: JobSettings) -> Win
     return Window(start=first, end=end, shift=first)
 
 
-def _execute(tasks: list[SegmentTask], factory: EngineFactory, engine: Upscaler | None, job: JobSettings, events: Events) -> None:
-    if job.ray_address:
+def _execute(
+    tasks: list[SegmentTask],
+    factory: EngineFactory | None,
+    engine: Upscaler | None,
+    job: JobSettings,
+    events: Events,
+    queue_size: int = 3,
+) -> None:
+    if job.ray_address and factory is not None:
         from repsr_video.jobs.ray_runner import run_on_ray
 
         run_on_ray(tasks, factory, job.ray_address, events)
-    elif len(job.worker_devices()) > 1:
+    elif len(job.worker_devices()) > 1 and factory is not None:
         run_processes(tasks, factory, job.worker_devices(), events)
     else:
-        engine = engine or factory(job.devices[0] if job.devices else None)
+        if engine is None:
+            assert factory is not None  # run_job checked that one of them is given
+            engine = factory(job.devices[0] if job.devices else None)
         for task in tasks:
-            events.done(task.segment.index, run_segment(task, engine, functools.partial(events.frames, task.segment.index)))
+            events.done(
+                task.segment.index, run_segment(task, engine, functools.partial(events.frames, task.segment.index), queue_size)
+            )
 
 
 def run_job(
     input_path: str | Path,
     output: str | Path,
-    factory: EngineFactory,
+    factory: EngineFactory | None = None,
     *,
+    engine: Upscaler | None = None,
     encode: EncodeSettings | None = None,
     job: JobSettings | None = None,
-    engine: Upscaler | None = None,
     progress: Callable[[JobProgress], None] | None = None,
+    index: VideoIndex | None = None,
+    overwrite: bool = False,
+    queue_size: int = 3,
 ) -> JobResult:
     """Upscale `input_path` into `output` segment by segment; resumes saved work of the same job.
 
-    `engine` (optional) is used when segments run in this process; worker processes and Ray tasks
-    build their own from `factory`. The caller checks the output path first (exists, is the input).
+    `engine` (if given) does the segments that run in this process; worker processes and Ray tasks
+    build their own from `factory`, which also names the model in the job's manifest (without one the
+    engine describes itself, see `engine_fingerprint`). The caller checks the output path first; with
+    overwrite=False a file that appears at `output` meanwhile is never replaced.
     """
     input_path, output = Path(input_path), Path(output)
     encode, job = encode or EncodeSettings(), job or JobSettings()
+    if factory is None and (engine is None or job.ray_address or len(job.worker_devices()) > 1):
+        raise EngineError("worker processes and Ray tasks need an engine factory (repsr_video.jobs.PresetEngine)")
     start = time.perf_counter()
     container_format(output)
-    index = index_video(input_path)
+    index = index or index_video(input_path)
     info = read_video_info(input_path)
-    model = factory.fingerprint()
+    model = factory.fingerprint() if factory is not None else engine_fingerprint(engine)
     plan = plan_output(info, model["scale"], output, encode)
     check_source_streams(input_path, plan)
     segments = plan_segments(index, job.segment_seconds, job.time_range)
     manifest = job_manifest(input_path, index, plan, model, job, segments)
+    make_parent_folders(output)
+    remove_stale_partials(output)
     with JobState.open(output, manifest, restart=job.restart) as state:
         resumed = {s.index for s in segments if state.finished(s) is not None}
         tracker = _Progress(input_path, segments, resumed, progress)
         tasks = [SegmentTask(str(input_path), str(state.folder), s, info, plan) for s in segments if s.index not in resumed]
         tasks.sort(key=lambda t: -t.segment.frames)  # longest first: no idle tail
         tracker.emit()
-        _execute(tasks, factory, engine, job, Events(tracker.frames, tracker.done))
+        _execute(tasks, factory, engine, job, Events(tracker.frames, tracker.done), queue_size)
         markers = [m for m in (read_marker(state.folder, s.index) for s in segments) if m is not None]
         if len(markers) != len(segments):
             raise OutputError(f"{output}: some segments are not finished; run the same command again to resume")
-        with atomic_write(output) as tmp:
+        with atomic_write(output, overwrite=overwrite) as tmp:
             joined = join_segments(
                 [segment_file(state.folder, s.index) for s in segments],
                 input_path,
@@ -250,8 +290,13 @@ def run_job(
                 _window(index, segments, job),
             )
         state.remove()
-    warnings = [*plan.notes, *(w for m in markers for w in m.get("warnings", []))]
     frames = sum(m["facts"]["frames"] for m in markers)
+    warnings = [*plan.notes, *(w for m in markers for w in m.get("warnings", []))]
+    if index.truncated or (job.time_range.is_whole and index.ends_early()):
+        warnings.append(
+            f"{input_path}: the video ends before the length its container states, or reading stopped early; "
+            f"the file looks truncated or damaged (kept {frames} frames)"
+        )
     return JobResult(
         input_path,
         output,

@@ -29,15 +29,7 @@ from repsr_video.jobs.state import (
     read_marker,
 )
 from repsr_video.output_plan import OutputPlan
-
-
-class Upscaler(Protocol):
-    """What a segment needs of an engine (repsr_video.engine.Engine has it)."""
-
-    scale: int
-    batch: int
-
-    def upscale(self, frames): ...
+from repsr_video.pipeline import Upscaler
 
 
 class EngineFactory(Protocol):
@@ -61,7 +53,7 @@ class SegmentTask:
 FrameCallback = Callable[[int], None]  # frames of this segment done so far
 
 
-def run_segment(task: SegmentTask, engine: Upscaler, progress: FrameCallback | None = None) -> dict:
+def run_segment(task: SegmentTask, engine: Upscaler, progress: FrameCallback | None = None, queue_size: int = 3) -> dict:
     """Make the segment's file and marker unless they exist; return the marker."""
     folder, segment = Path(task.folder), task.segment
     if finished_segment(folder, segment) is None:
@@ -69,9 +61,9 @@ def run_segment(task: SegmentTask, engine: Upscaler, progress: FrameCallback | N
         tmp = partial_file(folder, segment.index)
         try:
             try:
-                report = _encode(task, engine, tmp, progress, from_start=False)
+                report = _encode(task, engine, tmp, progress, queue_size, from_start=False)
             except SeekMismatch:  # the keyframe did not start the segment frame-exactly: decode from the file start
-                report = _encode(task, engine, tmp, progress, from_start=True)
+                report = _encode(task, engine, tmp, progress, queue_size, from_start=True)
             facts = verify_segment_file(tmp, task.info.time_base, report.frames, report.first_pts, report.last_pts)
             publish_segment(folder, segment, tmp, facts, time.perf_counter() - start, report.warnings)
         finally:
@@ -109,14 +101,16 @@ class _Counting:
             self.progress(self.writer.frames)
 
 
-def _encode(task: SegmentTask, engine: Upscaler, tmp: Path, progress: FrameCallback | None, *, from_start: bool) -> _Encoded:
+def _encode(
+    task: SegmentTask, engine: Upscaler, tmp: Path, progress: FrameCallback | None, queue_size: int, *, from_start: bool
+) -> _Encoded:
     from repsr_video.pipeline import _run_stages
 
     source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start)
     writer = SegmentWriter(tmp, task.plan, task.info, threads=task.threads)
     counting = _Counting(writer, progress)
     try:
-        _run_stages(source, engine, counting, None, 3, time.perf_counter())
+        _run_stages(source, engine, counting, None, queue_size, time.perf_counter())
         writer.finish()
     except BaseException:
         writer.abort()

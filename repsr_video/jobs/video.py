@@ -1,0 +1,89 @@
+"""The video path of `repsr_video.pipeline.upscale_video`: every video job runs as segments.
+
+A file whose frames cannot be told apart by pts (missing or repeated timestamps, e.g. AVI with
+B-frames) cannot be cut; it runs in one pass through the plain pipeline (which repairs timestamps),
+without resume, and says so. So does `--encoder ffmpeg`, whose process writes the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from repsr_video.errors import InputError
+from repsr_video.jobs.index import index_video
+from repsr_video.jobs.runner import JobProgress, JobSettings, run_job
+from repsr_video.jobs.work import EngineFactory, Upscaler
+from repsr_video.output import FileResult
+from repsr_video.output_plan import EncodeSettings
+
+ONE_PASS_NOTE = "{path}: its frames lack distinct timestamps, so it runs in one pass: an interrupted run starts over"
+
+
+@dataclass
+class SegmentedResult(FileResult):
+    """A FileResult with what the segments did: how many, and how much an earlier run had finished."""
+
+    segments: int = 1
+    segments_resumed: int = 0
+    frames_resumed: int = 0
+
+    @property
+    def resume_saved(self) -> float:
+        return self.frames_resumed / self.frames if self.frames else 0.0
+
+
+def upscale_segmented(
+    input_path: Path,
+    output: Path,
+    engine: Upscaler,
+    *,
+    encode: EncodeSettings,
+    job: JobSettings,
+    factory: EngineFactory | None,
+    progress: Callable[[JobProgress], None] | None,
+    overwrite: bool = False,
+    queue_size: int = 3,
+) -> SegmentedResult | None:
+    """Run the job as segments; None when the input must run in one pass instead (see the module doc)."""
+    parallel = job.ray_address or len(job.worker_devices()) > 1
+    if encode.encoder != "pyav":
+        if parallel or not job.time_range.is_whole:
+            raise InputError(
+                f"{input_path}: --encoder {encode.encoder} writes the file in one pass; "
+                "--workers, --ray, --start and --duration need the default encoder (pyav)"
+            )
+        return None
+    index = index_video(input_path)
+    if not index.timestamps_complete:
+        if parallel or not job.time_range.is_whole:
+            raise InputError(
+                f"{input_path}: its frames lack distinct timestamps, so it cannot be cut into segments "
+                "(--workers, --ray, --start and --duration need that)"
+            )
+        return None
+    result = run_job(
+        input_path,
+        output,
+        factory,
+        engine=engine,
+        encode=encode,
+        job=job,
+        progress=progress,
+        index=index,
+        overwrite=overwrite,
+        queue_size=queue_size,
+    )
+    return SegmentedResult(
+        input_path,
+        output,
+        "done",
+        result.frames,
+        result.seconds,
+        result.warnings,
+        info=result.info,
+        segments=result.segments,
+        segments_resumed=result.segments_resumed,
+        frames_resumed=result.frames_resumed,
+    )
