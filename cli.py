@@ -126,6 +126,19 @@ def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
     enc.add_argument("--encoder", choices=ENCODERS, help="encode in-process (pyav) or in a separate ffmpeg process (ffmpeg)")
 
 
+def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
+    """The other streams (ffmpeg's habit): copied where the output holds them, else converted or left out."""
+    streams = parser.add_argument_group("audio, subtitles, data (copied where the output can hold them)")
+    streams.add_argument("--audio-codec", metavar="NAME",
+                         help="copy (default where it fits), or convert audio, e.g. aac, opus, flac (default for .mp4/.mov: aac, "
+                         ".webm/.mkv: opus, when the audio cannot be copied)")
+    streams.add_argument("--subtitle-codec", metavar="NAME",
+                         help="copy (default where it fits), or convert text subtitles: mov_text, webvtt, srt")
+    streams.add_argument("-an", dest="no_audio", action="store_true", default=None, help="leave audio out")
+    streams.add_argument("-sn", dest="no_subtitles", action="store_true", default=None, help="leave subtitles out")
+    streams.add_argument("-dn", dest="no_data", action="store_true", default=None, help="leave data streams out quietly")
+
+
 def _given(args: argparse.Namespace, fields: dict[str, str]) -> dict[str, Any]:
     """{settings field: value} for each option the user gave (fields maps settings field -> argparse dest)."""
     return {field: getattr(args, dest) for field, dest in fields.items() if getattr(args, dest) is not None}
@@ -195,9 +208,12 @@ def _job_settings(args: argparse.Namespace) -> JobSettings:
 
 def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
     from repsr_video.output_plan import EncodeSettings
+    from repsr_video.streams import StreamSettings
 
     fields = {"codec": "codec", "crf": "crf", "preset": "encoder_preset", "pix_fmt": "pix_fmt", "encoder": "encoder"}
-    return EncodeSettings(**_given(args, fields))
+    stream_fields = {name: name for name in ("audio_codec", "subtitle_codec", "no_audio", "no_subtitles", "no_data")}
+    streams = StreamSettings(**_given(args, stream_fields)) if hasattr(args, "audio_codec") else StreamSettings()
+    return EncodeSettings(**_given(args, fields), streams=streams)
 
 
 def _preset(args: argparse.Namespace) -> Preset:
@@ -349,6 +365,7 @@ def _main_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
     _add_model_arguments(parser)
     _add_encoding_arguments(parser)
+    _add_stream_arguments(parser)
     _add_job_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress display")

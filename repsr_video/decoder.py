@@ -6,6 +6,10 @@ untouched, in demux order, so the encoder can copy them. Nothing is held beyond 
 
 The colour matrix and range (and the policy for untagged input) come from repsr_video.colour.
 
+Timestamps are FFmpeg's best-effort ones (repsr_video.timestamps), so a file without pts (AVI with
+B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures and
+alpha is not read; both are said in a note.
+
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
 file with no decodable frame at all is an error.
@@ -27,6 +31,7 @@ import numpy as np
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
 from repsr_video.errors import InputError, describe_error
 from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
+from repsr_video.timestamps import BestEffortClock, stores_pts
 
 if TYPE_CHECKING:
     from av.container.core import Chapter  # a TypedDict of PyAV's stubs only
@@ -77,6 +82,17 @@ class Source:
     metadata: dict[str, str]  # container tags
 
 
+def _layout_notes(path: Path, first: av.VideoFrame) -> list[str]:
+    """Notes for what the upscaled output does not carry over: interlacing and alpha."""
+    notes = []
+    if first.interlaced_frame:
+        notes.append(f"{path}: the video is interlaced; its frames are upscaled as progressive pictures (combing is kept "
+                     "and the output is marked progressive): deinterlace first, e.g. ffmpeg -vf bwdif")
+    if first.format.name.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya")):
+        notes.append(f"{path}: the video has an alpha channel ({first.format.name}), which is dropped: the output is opaque")
+    return notes
+
+
 class VideoDecoder:
     """Decode the video stream of `path` into FrameBatch items; other streams' packets come as PacketGroup.
 
@@ -97,11 +113,12 @@ class VideoDecoder:
             if self.stream.time_base is None:  # demuxers always set one; a file without is unusable
                 raise InputError(f"{self.path}: the video stream has no time base")
             self.time_base = Fraction(self.stream.time_base)
-            self._last_pts: int | None = None
+            self._clock = BestEffortClock(self._default_duration(), trust_pts=stores_pts(self.container.format.name))
             self._pending: deque = deque()
             self._items = self._demux_decode()
             first = self._peek_first_frame()
             self.info = self._read_info(first)
+            self.report.warnings.extend(_layout_notes(self.path, first))
             self.source = Source(self.path, self.info, self.stream, self.copied_streams,
                                  tuple(self.container.chapters()), dict(self.container.metadata))
             self._src_color = conversion_args(self.info.color, "src")
@@ -209,14 +226,10 @@ class VideoDecoder:
         return frame.to_ndarray(format=self.rgb_format, **self._src_color)
 
     def _timestamp(self, frame: av.VideoFrame) -> tuple[int, int]:
-        """(pts, duration) in the stream time base; a missing or non-increasing pts gets the next free one."""
-        duration = frame.duration or self._default_duration()
-        pts = frame.pts
-        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
-            pts = 0 if self._last_pts is None else self._last_pts + self._default_duration()
-            self.report.repaired_pts += 1
-        self._last_pts = pts
-        return pts, duration
+        """(pts, duration) in the stream time base: FFmpeg's best-effort timestamp, repaired where it has none."""
+        stamp = self._clock.next(frame.pts, frame.dts, frame.duration)
+        self.report.repaired_pts = self._clock.repaired
+        return stamp
 
     def batches(self, batch_size: int) -> Iterator[FrameBatch | PacketGroup]:
         """Yield FrameBatch of up to `batch_size` frames and PacketGroup of copied packets, in order."""
@@ -274,8 +287,8 @@ class VideoDecoder:
             )
         if r.repaired_pts:
             r.warnings.append(
-                f"{self.path}: {r.repaired_pts} frame(s) had a missing or non-increasing timestamp "
-                "and were given the next free one"
+                f"{self.path}: {r.repaired_pts} frame(s) had no timestamp FFmpeg could read (or one going back) "
+                "and were placed one frame after the previous"
             )
         if r.frames == 0:
             raise InputError(f"{self.path}: contains no decodable video frame")
@@ -305,8 +318,8 @@ class VideoDecoder:
         if self.stream.frames and self.report.frames < self.stream.frames:
             return True
         stated = self._stated_seconds()
-        if stated is None or self._last_pts is None:
+        if stated is None or self._clock.previous is None:
             return False
         start = self.stream.start_time or 0
-        decoded = (self._last_pts - start + self._default_duration()) * self.time_base
+        decoded = (self._clock.previous - start + self._default_duration()) * self.time_base
         return decoded < stated - max(Fraction(1, 2), stated / 20)

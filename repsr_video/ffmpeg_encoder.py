@@ -4,9 +4,10 @@ The pipe carries raw frames already converted to the output pixel format with th
 ffmpeg converts nothing), wrapped in NUT so every frame keeps its pts (a bare rawvideo pipe has none and
 would force a constant rate). ffmpeg reads the original input a second time for the copied streams,
 chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`), so the copied streams'
-packets that the decoder hands on are not needed here. Which streams are copied is the decoder's
-choice, the same as for the PyAV encoder; unlike it, no container check is made up front: ffmpeg's
-own muxers decide, and their refusal comes back as an OutputError. The command is built with
+packets that the decoder hands on are not needed here. Which streams are copied, converted (`-c:N aac`)
+or left out (not mapped) is the plan's stream choice, the same as for the PyAV encoder. `-copyts` keeps
+every timestamp as the input has it: without it ffmpeg moved the piped video to start at 0 while the
+copied audio kept its start (0.5 s apart on a late-starting file). The command is built with
 ffmpeg-python; the binary is the one shipped in the imageio-ffmpeg wheel, or a system ffmpeg >= 7.
 Build it through `repsr_video.encoder.open_encoder`.
 """
@@ -76,8 +77,10 @@ def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> 
     # NUT carries no colour description and ffmpeg takes the frames' over its output options: set it on them.
     video = frames["v"].filter("setparams", colorspace=plan.color.matrix, range=plan.color.range,
                                 color_primaries=plan.color.primaries, color_trc=plan.color.trc)
-    streams = [video, *(original[str(s.index)] for s in source.copied)]
-    if not source.copied:
+    kept = [p for p in plan.streams if p.action in ("copy", "convert")]
+    streams = [video, *(original[str(p.index)] for p in kept)]
+    codecs = {f"c:{n}": p.target for n, p in enumerate(kept, start=1) if p.action == "convert"}
+    if not kept:
         # ffmpeg-python leaves out inputs no stream is taken from, but metadata and chapters come from
         # this one: an optional map that matches nothing (the input has no stream but the video) keeps it.
         streams.append(original["a?"])
@@ -95,8 +98,10 @@ def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> 
         "color_primaries": plan.color.primaries,
         "color_trc": plan.color.trc,
         **{f"{key}:v:0": value for key, value in plan.options.items()},
+        **codecs,
     }
-    out = ffmpeg.output(*streams, str(path), **options).global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    flags = ("-hide_banner", "-nostdin", "-loglevel", "error", "-copyts")
+    out = ffmpeg.output(*streams, str(path), **options).global_args(*flags)
     return out.overwrite_output().compile(cmd=binary)
 
 

@@ -4,14 +4,21 @@ Shared by the in-process PyAV encoder and the ffmpeg-process encoder. Every choi
 with a throwaway encoder (never the real stream: a stream whose open failed must not be retried), so a
 bad --codec/--pix-fmt/--crf/--encoder-preset fails before any decoding starts.
 
-Pixel format policy: keep the input's chroma layout (4:2:0, 4:2:2, 4:4:4; RGB input -> 4:4:4) and bit depth
-(8, or 10 for >8-bit input), as far as the codec supports it. Output sizes that a subsampled layout
+Pixel format policy. .mkv and an explicit --pix-fmt keep the input's chroma layout (4:2:0, 4:2:2, 4:4:4;
+RGB input -> 4:4:4) and bit depth (8, or 10 for >8-bit input), as far as the codec supports it.
+.mp4/.mov/.webm are written for common players: 4:2:0, and 10 bits only where players decode it (HEVC
+Main 10, AV1 Main, VP9 profile 2); 10-bit input with the default H.264 becomes 8-bit, because H.264 High 10
+plays almost nowhere (browsers, phones, QuickTime), and H.264 stays the default because it plays everywhere.
+Each such change is one note saying how to keep the source's layout. Output sizes that a subsampled layout
 cannot carry (odd width or height, only possible with --scale 3) get the 4:4:4 variant, said in a note;
 an explicit --pix-fmt that cannot carry the size is an error.
+
+The other streams are planned here too (repsr_video.streams): copied, converted or left out, with notes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +33,7 @@ from repsr_video.codec_limits import QUIET_OPTIONS, check_crf, check_preset
 from repsr_video.colour import is_rgb_format, output_color
 from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import ColorInfo, VideoInfo
+from repsr_video.streams import StreamPlan, StreamSettings, plan_streams
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 CODEC_ALIASES = {
@@ -34,6 +42,8 @@ CODEC_ALIASES = {
     "av1": "libsvtav1", "vp9": "libvpx-vp9", "vp8": "libvpx",
 }
 NVENC_FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265", "av1_nvenc": "libsvtav1"}
+PLAYER_FORMATS = ("mp4", "mov", "webm")  # outputs written for common players by default
+TEN_BIT_PLAYABLE = {"libx265", "hevc_nvenc", "libsvtav1", "libaom-av1", "av1_nvenc", "libvpx-vp9"}
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libvpx": 10, "libsvtav1": 30}
 
 
@@ -46,6 +56,7 @@ class EncodeSettings:
     preset: str | None = None
     pix_fmt: str | None = None
     encoder: EncoderKind = "pyav"
+    streams: StreamSettings = StreamSettings()
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -72,6 +83,7 @@ class OutputPlan:
     color: ColorInfo  # what is tagged on the output (the matrix/range used for RGB->YUV)
     rgb_output: bool  # the codec takes RGB planes: no matrix is applied
     notes: list[str] = field(default_factory=list)
+    streams: tuple[StreamPlan, ...] = ()  # what happens to each other stream of the input
 
 
 def container_format(path: Path) -> str:
@@ -127,13 +139,33 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
     return (width % 2 == 0 or fmt.chroma_width(2) == 2) and (height % 2 == 0 or fmt.chroma_height(2) == 2)
 
 
-def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, notes: list[str]) -> str:
-    chroma = _chroma(info.pix_fmt)
+def _player_layout(codec: av.Codec, info: VideoInfo, fmt: str, notes: list[str]) -> tuple[str, bool]:
+    """(chroma, deep) for .mp4/.mov/.webm: 4:2:0, 10-bit only where players decode it; a note per change."""
+    chroma, deep = _chroma(info.pix_fmt), info.bit_depth > 8
+    keep = f"yuv{chroma}p" + ("10le" if deep else "")
+    changed = []
+    if chroma != "420":
+        changed.append(f"{_LAYOUT[chroma]} -> 4:2:0")
+        chroma = "420"
+    if deep and codec.name not in TEN_BIT_PLAYABLE:
+        changed.append(f"{info.bit_depth}-bit -> 8-bit ({codec.name} 10-bit plays almost nowhere; "
+                       "--codec libx265 gives HEVC Main 10)")
+        deep = False
+    if changed:
+        notes.append(f"{info.pix_fmt} input written as {', '.join(changed)} so common players play the .{fmt}; "
+                     f"--pix-fmt {keep} keeps the source's layout (or write .mkv)")
+    return chroma, deep
+
+
+def _default_pix_fmt(codec: av.Codec, info: VideoInfo, width: int, height: int, fmt: str, notes: list[str]) -> str:
+    if fmt in PLAYER_FORMATS:
+        chroma, deep = _player_layout(codec, info, fmt, notes)
+    else:
+        chroma, deep = _chroma(info.pix_fmt), info.bit_depth > 8
     if chroma != "444" and (width % 2 or (chroma == "420" and height % 2)):
         notes.append(f"output size {width}x{height} is odd, which {_LAYOUT[chroma]} cannot carry: writing 4:4:4")
         chroma = "444"
     base = {"420": "yuv420p", "422": "yuv422p", "444": "yuv444p"}[chroma]
-    deep = info.bit_depth > 8
     if deep:
         candidates = [base + "10le", *(["p010le"] if chroma == "420" else []), base]
     else:
@@ -194,11 +226,20 @@ def _encoder_codec(name: str, path: Path) -> av.Codec:
     return codec
 
 
-def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeSettings) -> OutputPlan:
-    """Choose and check everything the encoder needs; OutputError with the reason if it cannot work."""
+def plan_output(
+    info: VideoInfo, scale: int, path: str | Path, settings: EncodeSettings, streams: Sequence[av.stream.Stream] = ()
+) -> OutputPlan:
+    """Choose and check everything the encoder needs; OutputError with the reason if it cannot work.
+
+    `streams` are the input's other streams (the decoder's Source.copied): each gets a StreamPlan.
+    """
     path = Path(path)
     fmt = container_format(path)
-    notes: list[str] = []
+    try:
+        stream_plans = tuple(plan_streams(streams, fmt, _supported_codecs(fmt), settings.streams))
+    except OutputError as error:
+        raise OutputError(f"{path}: {error}") from None
+    notes: list[str] = [p.note for p in stream_plans if p.note]
     width, height = info.width * scale, info.height * scale
     name = settings.codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
     name = CODEC_ALIASES.get(name, name)
@@ -213,7 +254,7 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
         if settings.pix_fmt:
             pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path)
         else:
-            pix_fmt = _default_pix_fmt(codec, info, width, height, attempt_notes)
+            pix_fmt = _default_pix_fmt(codec, info, width, height, fmt, attempt_notes)
         options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
         try:
             probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
@@ -230,7 +271,8 @@ def plan_output(info: VideoInfo, scale: int, path: str | Path, settings: EncodeS
             rejected = f"pix_fmt={pix_fmt} {width}x{height} {detail}"
             raise OutputError(f"{path}: encoder {codec.name} rejected {rejected} ({describe_error(error)})") from error
     rgb_output = is_rgb_format(pix_fmt)
-    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, output_color(info, rgb_output), rgb_output, notes)
+    color = output_color(info, rgb_output)
+    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans)
 
 
 _SUPPORTED: dict[str, set[str]] = {}

@@ -184,7 +184,7 @@ def upscale_video(
     if segmented is not None:
         return segmented
     with VideoDecoder(input_path, copy_streams=True) as decoder:
-        plan = plan_output(decoder.info, engine.scale, output, encode)
+        plan = plan_output(decoder.info, engine.scale, output, encode, decoder.source.copied)
         check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)
         make_parent_folders(output)
         remove_stale_partials(output)

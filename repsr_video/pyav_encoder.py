@@ -1,4 +1,5 @@
-"""In-process PyAV encoder: encodes upscaled RGB batches and copies every other stream packet for packet.
+"""In-process PyAV encoder: encodes upscaled RGB batches; the other streams are copied packet for packet,
+converted, or left out, as the output plan's stream choices say (repsr_video.streams).
 
 The video stream is created with the input's time base and each frame keeps its input pts, so variable
 frame rate survives. RGB->YUV is done here with the matrix and range of the plan (the encoder's own
@@ -20,30 +21,14 @@ from repsr_video.colour import to_output_frames
 from repsr_video.decoder import Source
 from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import FrameBatch, PacketGroup
-from repsr_video.output_plan import OutputPlan, supported_codecs
+from repsr_video.output_plan import OutputPlan
+from repsr_video.stream_convert import Converter, open_converter
+from repsr_video.streams import video_tags
 
 # Tags the muxer writes itself, or that describe the old encoding of a re-encoded stream.
 _CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 _VIDEO_TAGS_SKIPPED = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_writing_app",
                        "_statistics_writing_date_utc", "_statistics_tags", "vendor_id"}
-
-
-def check_copyable(source: Source, plan: OutputPlan) -> None:
-    """Refuse (rather than silently drop) a stream the output container cannot hold."""
-    accepted = supported_codecs(plan.container_format)
-    for stream in source.copied:
-        name = stream.codec_context.name if stream.codec_context else getattr(stream, "codec_name", None) or stream.type
-        if stream.type == "attachment":
-            ok = plan.container_format == "matroska"
-        elif stream.type == "data":
-            ok = plan.container_format == "mov"
-        else:
-            ok = name in accepted
-        if not ok:
-            raise OutputError(
-                f"{plan.path}: the {plan.container_format} container cannot hold stream #{stream.index} "
-                f"({stream.type} {name}) of {source.path}; use .mkv, which holds all stream kinds"
-            )
 
 
 class PyAVEncoder:
@@ -56,14 +41,13 @@ class PyAVEncoder:
         self.plan = plan
         self.path = path
         self.frames = 0
-        check_copyable(source, plan)
         try:
             self.out = av.open(str(path), "w", format=plan.container_format)
         except (av.error.FFmpegError, OSError) as error:
             raise OutputError(f"{plan.path}: cannot be written ({describe_error(error)})") from error
         try:
             self.video = self._add_video_stream(source, plan)
-            self.stream_map = self._add_copied_streams(source)
+            self.stream_map, self.converters = self._add_other_streams(source, plan)
             if source.chapters:
                 self.out.set_chapters(list(source.chapters))
             self.out.metadata.update({k: v for k, v in source.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
@@ -71,15 +55,24 @@ class PyAVEncoder:
             self.abort()
             raise
 
-    def _add_copied_streams(self, source: Source) -> dict[int, av.stream.Stream]:
+    def _add_other_streams(self, source: Source, plan: OutputPlan) -> tuple[dict[int, av.stream.Stream], dict[int, Converter]]:
+        """Copy, convert or leave out each other stream as the plan says (repsr_video.streams)."""
+        by_index = {s.index: s for s in source.copied}
         stream_map: dict[int, av.stream.Stream] = {}
-        for in_stream in source.copied:
-            out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
-            if in_stream.codec_context is not None:  # templates with a codec context drop these
-                out_stream.metadata.update(in_stream.metadata)
-                out_stream.disposition = in_stream.disposition
-            stream_map[in_stream.index] = out_stream
-        return stream_map
+        converters: dict[int, Converter] = {}
+        for choice in plan.streams:
+            in_stream = by_index[choice.index]
+            if choice.action == "copy":
+                out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
+                if in_stream.codec_context is not None:  # templates with a codec context drop these
+                    out_stream.metadata.update(in_stream.metadata)
+                    out_stream.disposition = in_stream.disposition
+                stream_map[in_stream.index] = out_stream
+            elif choice.action == "convert" and choice.target:
+                converters[in_stream.index] = open_converter(in_stream, self.out, choice.target)
+            elif choice.action == "timecode" and "timecode" not in self.video.metadata:
+                self.video.metadata["timecode"] = in_stream.metadata["timecode"]  # .mov/.mp4 rebuild the track
+        return stream_map, converters
 
     def _add_video_stream(self, source: Source, plan: OutputPlan) -> av.video.stream.VideoStream:
         info = source.info
@@ -99,7 +92,7 @@ class PyAVEncoder:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        stream.metadata.update({k: v for k, v in source.video.metadata.items() if k.lower() not in _VIDEO_TAGS_SKIPPED})
+        stream.metadata.update(video_tags(source.video.metadata, plan.container_format, _VIDEO_TAGS_SKIPPED))
         stream.disposition = source.video.disposition
         return stream
 
@@ -107,8 +100,12 @@ class PyAVEncoder:
         try:
             if isinstance(item, PacketGroup):
                 for packet in item.packets:
-                    packet.stream = self.stream_map[packet.stream.index]
-                    self.out.mux(packet)
+                    index = packet.stream.index
+                    if index in self.stream_map:
+                        packet.stream = self.stream_map[index]
+                        self.out.mux(packet)
+                    elif index in self.converters:
+                        self.out.mux(self.converters[index].convert(packet))
                 return
             for frame in to_output_frames(item, self.plan.pix_fmt, self.plan.color):
                 self.out.mux(self.video.encode(frame))
@@ -120,6 +117,8 @@ class PyAVEncoder:
         """Flush the encoder and write the trailer."""
         try:
             self.out.mux(self.video.encode(None))
+            for converter in self.converters.values():
+                self.out.mux(converter.flush())
             self.out.close()
         except av.error.FFmpegError as error:
             self.abort()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 import struct
 from fractions import Fraction
+from typing import cast
 
 import av
+import av.audio.stream
 import av.error
+import av.subtitles.stream
 
 from repsr_video.errors import OutputError, describe_error
 
@@ -58,7 +61,7 @@ class SubtitleConverter:
             raise OutputError(f"subtitles can be converted to {', '.join(SUBTITLE_TARGETS)}, not {target}")
         self.codec = in_stream.codec_context.name
         self.target = target
-        self.stream = out.add_stream(target)
+        self.stream = cast(av.subtitles.stream.SubtitleStream, out.add_stream(target))
         self.stream.codec_context.subtitle_header = ASS_HEADER
         self.stream.time_base = in_stream.time_base
         self.stream.metadata.update(in_stream.metadata)
@@ -90,8 +93,9 @@ class AudioConverter:
         ctx = in_stream.codec_context
         codec = av.Codec(target, "w")
         rate = _rate(codec, ctx.sample_rate or 48000)
-        layout = ctx.layout.name if ctx.layout and ctx.layout.nb_channels <= 2 else "stereo"
-        self.stream = out.add_stream(target, rate=rate, layout=layout)
+        channels = ctx.layout.nb_channels if ctx.layout else 2  # a named layout: "1 channels" (AVI) opens no encoder
+        layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(channels, "stereo")
+        self.stream = cast(av.audio.stream.AudioStream, out.add_stream(target, rate=rate, layout=layout))
         self.stream.time_base = Fraction(1, rate)
         self.stream.metadata.update(in_stream.metadata)
         self.stream.disposition = in_stream.disposition
@@ -118,3 +122,13 @@ class AudioConverter:
             return list(self.stream.encode(frame))
         except av.error.FFmpegError as error:
             raise OutputError(f"converting audio stream #{self.in_stream.index} failed ({describe_error(error)})") from error
+
+
+Converter = AudioConverter | SubtitleConverter
+
+
+def open_converter(in_stream: av.stream.Stream, out: av.container.OutputContainer, target: str) -> Converter:
+    """A converter writing a new stream of `out` from the packets of `in_stream` (audio or subtitles)."""
+    if isinstance(in_stream, av.audio.stream.AudioStream):
+        return AudioConverter(in_stream, out, target)
+    return SubtitleConverter(in_stream, out, target)

@@ -5,16 +5,17 @@ FFmpeg's habit, decided once before anything is written:
   packet for packet;
 - audio it cannot hold is converted to the container's natural codec (AAC in .mp4/.mov, Opus in .webm
   and .mkv); text subtitles to mov_text (.mp4/.mov), WebVTT (.webm) or SubRip (.mkv);
-- a QuickTime timecode track becomes the output video's `timecode` tag, from which the .mov/.mp4 muxer
-  writes a new timecode track (what ffmpeg does); other data streams, attachments outside Matroska and
-  picture subtitles that cannot be held are left out;
+- a QuickTime timecode track is left out; in .mkv its start is kept as the video's `timecode` tag (ffmpeg
+  would rebuild the track in .mov/.mp4 from that tag, which needs a stream frame rate PyAV cannot set on a
+  copied stream); other data streams, attachments outside Matroska and picture subtitles that cannot be
+  held are left out;
 - `--audio-codec` / `--subtitle-codec` force a codec (or `copy`), `-an` / `-sn` / `-dn` leave a kind out.
 Every conversion or omission the user did not ask for gives one note line naming the stream and what to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,7 +70,8 @@ def _audio_held(fmt: str, codec: str, accepted: set[str]) -> bool:
     return codec in accepted and (fmt not in PLAYABLE_AUDIO or codec in PLAYABLE_AUDIO[fmt])
 
 
-def _encoder(name: str, kind: str) -> str:
+def _encoder(name: str, kind: str, fmt: str, accepted: set[str]) -> str:
+    """The encoder for a --audio-codec/--subtitle-codec value, checked against the container."""
     name = CODEC_ALIASES.get(name, name)
     try:
         codec = av.Codec(name, "w")
@@ -77,6 +79,8 @@ def _encoder(name: str, kind: str) -> str:
         raise OutputError(f"unknown {kind} encoder {name!r}") from None
     if codec.type != kind:
         raise OutputError(f"{name} is a {codec.type} encoder, not a {kind} encoder")
+    if codec.canonical_name not in accepted:
+        raise OutputError(f"the {fmt} container cannot hold {codec.canonical_name} {kind}; choose another --{kind}-codec")
     return name
 
 
@@ -84,9 +88,8 @@ def _audio(stream, fmt: str, accepted: set[str], settings: StreamSettings, label
     codec = codec_name(stream)
     if settings.no_audio:
         return StreamPlan(stream.index, "audio", codec, "drop")
-    forced = settings.audio_codec not in (None, "copy")
-    if forced:
-        return StreamPlan(stream.index, "audio", codec, "convert", _encoder(settings.audio_codec, "audio"))
+    if settings.audio_codec is not None and settings.audio_codec != "copy":
+        return StreamPlan(stream.index, "audio", codec, "convert", _encoder(settings.audio_codec, "audio", fmt, accepted))
     if _audio_held(fmt, codec, accepted):
         return StreamPlan(stream.index, "audio", codec, "copy")
     if settings.audio_codec == "copy":
@@ -102,7 +105,7 @@ def _subtitle(stream, fmt: str, accepted: set[str], settings: StreamSettings, la
     if settings.no_subtitles:
         return StreamPlan(stream.index, "subtitle", codec, "drop")
     if settings.subtitle_codec not in (None, "copy"):
-        target = _encoder(settings.subtitle_codec, "subtitle")
+        target = _encoder(settings.subtitle_codec, "subtitle", fmt, accepted)
         if codec not in TEXT_SUBTITLES:
             raise OutputError(f"{label} ({codec}) holds pictures, which cannot be converted to {target}; use -sn or .mkv")
         return StreamPlan(stream.index, "subtitle", codec, "convert", target)
@@ -129,12 +132,22 @@ def _other(stream, fmt: str, settings: StreamSettings, label: str) -> StreamPlan
     if settings.no_data:
         return StreamPlan(stream.index, stream.type, codec, "drop")
     timecode = stream.metadata.get("timecode")
-    if stream.type == "data" and timecode:  # the muxer rebuilds the track from the video's tag (.mov/.mp4)
-        note = None if fmt in ("mov", "mp4") else (
-            f"{label}: timecode track left out ({fmt} has none); {timecode} is kept as the video's timecode tag")
-        return StreamPlan(stream.index, "data", codec, "timecode", note=note)
+    if stream.type == "data" and timecode:
+        if fmt == "matroska":
+            note = f"{label}: timecode track left out (Matroska has none); its start {timecode} is kept as the video's tag"
+            return StreamPlan(stream.index, "data", codec, "timecode", note=note)
+        # .mov/.mp4 would rebuild a timecode track from a video tag, but need a stream frame rate PyAV cannot set
+        note = f"{label}: timecode track ({timecode}) left out: it is not rebuilt in .{fmt}; .mkv keeps it as a tag"
+        return StreamPlan(stream.index, "data", codec, "drop", note=note)
     note = f"{label}: {stream.type} stream ({codec}) left out: {fmt} cannot hold it (-dn leaves data out quietly)"
     return StreamPlan(stream.index, stream.type, codec, "drop", note=note)
+
+
+def video_tags(tags: Mapping[str, str], fmt: str, skipped: set[str]) -> dict[str, str]:
+    """The input video's tags for the output video: not `skipped`, and no timecode in .mov/.mp4, where the
+    muxer would build a timecode track that a copied stream's missing frame rate makes fail."""
+    drop = skipped | ({"timecode"} if fmt in ("mov", "mp4") else set())
+    return {k: v for k, v in tags.items() if k.lower() not in drop}
 
 
 def plan_streams(streams: Iterable[av.stream.Stream], fmt: str, accepted: set[str], settings: StreamSettings) -> list[StreamPlan]:

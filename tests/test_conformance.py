@@ -48,18 +48,27 @@ def test_conforms(name, suffix, clips, preset, tmp_path):
     assert result.result == "pass", result.detail
 
 
-# Issue 10: these document A/V bugs measured today; they fail (strict xfail) until the fix lands,
-# and then the marker must go.
-@pytest.mark.xfail(strict=True, reason="issue 10: frames without pts (AVI B-frames) get 'the next free pts', not FFmpeg's")
+# Issue 10: A/V bugs measured before the fix (both ran one frame or more off FFmpeg's reading).
 def test_avi_h264_bframes_keep_ffmpegs_timestamps(clips, preset, tmp_path):
+    """AVI stores no pts; the frames must get the dts sequence ffmpeg shows, not "the next free pts"."""
     result = conform("avi-h264-bframes-sync.avi", ".mkv", "pyav", clips, preset, tmp_path)
     assert result.result == "pass", result.detail
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: --encoder ffmpeg starts the piped video at 0, copied audio keeps its start")
 def test_ffmpeg_encoder_keeps_the_start(clips, preset, tmp_path):
+    """--encoder ffmpeg used to move the piped video to 0 while the copied audio kept its 0.5 s start."""
     result = conform("mkv-late-start-sync.mkv", ".mkv", "ffmpeg", clips, preset, tmp_path)
     assert result.result == "pass", result.detail
+
+
+@pytest.mark.parametrize(("name", "suffix"), [
+    ("mp4-aac-sync.mp4", ".webm"),  # AAC converted to Opus, with a note
+    ("mkv-subs-2audio-attach.mkv", ".mp4"),  # Vorbis -> AAC, SubRip -> mov_text, the font left out, with notes
+])
+def test_streams_the_output_cannot_hold_are_converted(name, suffix, clips, preset, tmp_path):
+    result = conform(name, suffix, "pyav", clips, preset, tmp_path)
+    assert result.result == "pass", result.detail
+    assert any("converting" in note for note in result.notes)
 
 
 def test_checker_sees_a_shift_of_one_frame(clips, tmp_path):

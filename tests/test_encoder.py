@@ -15,6 +15,7 @@ from repsr_video.errors import OutputError
 from repsr_video.frames import ColorInfo, VideoInfo
 from repsr_video.output_plan import EncodeSettings, plan_output
 from repsr_video.pipeline import upscale_video
+from repsr_video.streams import StreamSettings
 
 SD = VideoInfo(
     path="in.mkv", stream_index=0, codec="h264", width=64, height=48, pix_fmt="yuv420p", bit_depth=8,
@@ -36,11 +37,23 @@ def test_defaults_follow_the_container(tmp_path):
     assert plan(tmp_path, "out.mov").container_format == "mov"
 
 
-def test_ten_bit_and_444_are_kept(tmp_path):
-    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv420p10le", bit_depth=10)).pix_fmt == "yuv420p10le"
-    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv444p10le", bit_depth=10)).pix_fmt == "yuv444p10le"
-    assert plan(tmp_path, info=replace(SD, pix_fmt="yuv444p")).pix_fmt == "yuv444p"
-    assert plan(tmp_path, info=replace(SD, pix_fmt="gbrp")).pix_fmt == "yuv444p"
+def test_ten_bit_and_444_are_kept_in_mkv(tmp_path):
+    assert plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="yuv420p10le", bit_depth=10)).pix_fmt == "yuv420p10le"
+    assert plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="yuv444p10le", bit_depth=10)).pix_fmt == "yuv444p10le"
+    assert plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="yuv444p")).pix_fmt == "yuv444p"
+    assert plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="gbrp")).pix_fmt == "yuv444p"
+    assert plan(tmp_path, "out.mp4", info=replace(SD, pix_fmt="yuv444p"), pix_fmt="yuv444p").notes == []  # asked for
+
+
+def test_player_formats_get_what_players_play_with_one_note_each(tmp_path):
+    rgb = plan(tmp_path, "out.mp4", info=replace(SD, pix_fmt="gbrp"))
+    assert rgb.pix_fmt == "yuv420p" and len(rgb.notes) == 1 and "--pix-fmt yuv444p" in rgb.notes[0]
+    deep = plan(tmp_path, "out.mov", info=replace(SD, pix_fmt="yuv422p10le", bit_depth=10))
+    assert deep.pix_fmt == "yuv420p" and "10-bit -> 8-bit" in deep.notes[0] and "--pix-fmt yuv422p10le" in deep.notes[0]
+    hevc = plan(tmp_path, "out.mp4", info=replace(SD, pix_fmt="yuv420p10le", bit_depth=10), codec="libx265")
+    assert (hevc.pix_fmt, hevc.notes) == ("yuv420p10le", [])  # HEVC Main 10 plays
+    av1 = plan(tmp_path, "out.webm", info=replace(SD, pix_fmt="yuv444p10le", bit_depth=10), codec="libsvtav1")
+    assert av1.pix_fmt == "yuv420p10le" and "4:4:4 -> 4:2:0" in av1.notes[0] and len(av1.notes) == 1
 
 
 def test_odd_output_size(tmp_path):
@@ -120,11 +133,19 @@ def test_colours_survive_the_round_trip(tmp_path, matrix, pix_fmt):
     assert error < 1.5
 
 
-def test_copy_refused_when_the_container_cannot_hold_a_stream(tmp_path):
+def test_a_stream_the_container_cannot_hold_is_left_out_with_a_note(tmp_path):
     src = make_video(tmp_path / "in.mkv", frames=2, attachment=b"font")
     out = tmp_path / "out.mp4"
-    with pytest.raises(OutputError, match=r"mp4 container cannot hold stream #1 \(attachment"):
-        upscale_video(src, out, NearestEngine(2, 2))
+    result = upscale_video(src, out, NearestEngine(2, 2))
+    assert [s.type for s in av.open(str(out)).streams] == ["video"]
+    assert any("attachment" in w and "left out" in w for w in result.warnings)
+
+
+def test_a_copy_that_cannot_be_made_is_refused_before_writing(tmp_path):
+    src = make_video(tmp_path / "in.mkv", frames=2, audio_tracks=1)
+    out = tmp_path / "out.webm"
+    with pytest.raises(OutputError, match=r"stream #1 \(aac audio\) cannot be copied into webm"):
+        upscale_video(src, out, NearestEngine(2, 2), encode=EncodeSettings(streams=StreamSettings(audio_codec="copy")))
     assert not out.exists() and list(tmp_path.glob(".out*")) == []
 
 

@@ -84,7 +84,7 @@ def test_rotation_ten_bit_and_colour_tags_survive(tmp_path):
 
 def test_odd_size_444_at_scale_3(tmp_path):
     src = make_video(tmp_path / "odd.mkv", frames=3, width=21, height=15, pix_fmt="yuv444p")
-    out = tmp_path / "out.mp4"
+    out = tmp_path / "out.mkv"
     result = upscale_video(src, out, NearestEngine(3, 2))
     _, images, _ = video_frames(out)
     assert len(images) == 3 and images[0].shape == (45, 63, 3)

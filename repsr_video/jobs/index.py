@@ -22,6 +22,7 @@ import numpy as np
 
 from repsr_video.decoder import open_input, pick_video_stream
 from repsr_video.errors import InputError
+from repsr_video.timestamps import stores_pts
 
 NO_PTS = np.iinfo(np.int64).min  # stands for a missing pts/dts in the int64 arrays
 
@@ -112,11 +113,12 @@ def index_video(path: str | Path) -> VideoIndex:
     with open_input(path) as container:
         stream = pick_video_stream(container, path)
         time_base = stream_time_base(stream)
+        pts_stored = stores_pts(container.format.name)  # AVI: pts are invented by the demuxer, not in the file
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:  # demux's flush packets carry no data
                     continue
-                columns[0].append(NO_PTS if packet.pts is None else packet.pts)
+                columns[0].append(NO_PTS if packet.pts is None or not pts_stored else packet.pts)
                 columns[1].append(NO_PTS if packet.dts is None else packet.dts)
                 columns[2].append(packet.duration or 0)
                 columns[3].append(packet.pos if packet.pos is not None else -1)

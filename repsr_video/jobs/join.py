@@ -28,7 +28,9 @@ from repsr_video.errors import OutputError
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.segment import segment_pts
-from repsr_video.output_plan import OutputPlan, supported_codecs
+from repsr_video.output_plan import EncodeSettings, OutputPlan, plan_output
+from repsr_video.stream_convert import Converter, open_converter
+from repsr_video.streams import video_tags
 
 _CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 _VIDEO_TAGS_SKIPPED = {
@@ -111,32 +113,18 @@ def _codec_name(stream) -> str:
     return stream.codec_context.name if stream.codec_context else getattr(stream, "codec_name", None) or stream.type
 
 
-def check_copyable(copied: list, plan: OutputPlan, source_name: str) -> None:
-    """Refuse (rather than silently drop) a stream the output container cannot hold."""
-    accepted = supported_codecs(plan.container_format)
-    for stream in copied:
-        name = _codec_name(stream)
-        ok = {"attachment": plan.container_format == "matroska", "data": plan.container_format == "mov"}.get(
-            stream.type, name in accepted
-        )
-        if not ok:
-            raise OutputError(
-                f"{plan.path}: the {plan.container_format} container cannot hold stream #{stream.index} "
-                f"({stream.type} {name}) of {source_name}; use .mkv, which holds all stream kinds"
-            )
-
-
-def check_source_streams(source_path: Path, plan: OutputPlan) -> None:
-    """The join's stream check, done before any segment is worked on."""
+def plan_with_streams(source_path: Path, info: VideoInfo, scale: int, output: Path, encode: EncodeSettings) -> OutputPlan:
+    """The output plan, with a choice (copy, convert, leave out) for each other stream of the source."""
     with open_input(source_path) as source:
         video = pick_video_stream(source, source_path)
-        check_copyable([s for s in source.streams if s is not video], plan, str(source_path))
+        return plan_output(info, scale, output, encode, [s for s in source.streams if s is not video])
 
 
 class _Joiner:
     def __init__(self, out: av.container.OutputContainer, source: av.container.InputContainer, window: Window) -> None:
         self.out, self.source, self.window = out, source, window
         self.report = JoinReport()
+        self.converters: dict[int, Converter] = {}
 
     def add_video(self, template, info: VideoInfo, plan: OutputPlan, source_video) -> av.stream.Stream:
         stream = self.out.add_stream_from_template(template, opaque=True)
@@ -148,21 +136,29 @@ class _Joiner:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        stream.metadata.update({k: v for k, v in source_video.metadata.items() if k.lower() not in _VIDEO_TAGS_SKIPPED})
+        stream.metadata.update(video_tags(source_video.metadata, plan.container_format, _VIDEO_TAGS_SKIPPED))
         stream.disposition = source_video.disposition
         self.report.streams.append(f"video {plan.codec}")
         return stream
 
-    def add_copies(self, copied: list, plan: OutputPlan) -> dict[int, av.stream.Stream]:
-        check_copyable(copied, plan, self.source.name)
+    def add_copies(self, copied: list, plan: OutputPlan, video: av.stream.Stream) -> dict[int, av.stream.Stream]:
+        """Streams to copy (returned by input index); converted ones go to self.converters (repsr_video.streams)."""
+        by_index = {s.index: s for s in copied}
         mapping = {}
-        for in_stream in copied:
-            out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
-            if in_stream.codec_context is not None:  # templates with a codec context drop these
-                out_stream.metadata.update(in_stream.metadata)
-                out_stream.disposition = in_stream.disposition
-            mapping[in_stream.index] = out_stream
-            self.report.streams.append(f"{in_stream.type} {_codec_name(in_stream)}")
+        for choice in plan.streams:
+            in_stream = by_index[choice.index]
+            if choice.action == "copy":
+                out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
+                if in_stream.codec_context is not None:  # templates with a codec context drop these
+                    out_stream.metadata.update(in_stream.metadata)
+                    out_stream.disposition = in_stream.disposition
+                mapping[in_stream.index] = out_stream
+                self.report.streams.append(f"{in_stream.type} {_codec_name(in_stream)}")
+            elif choice.action == "convert" and choice.target:
+                self.converters[in_stream.index] = open_converter(in_stream, self.out, choice.target)
+                self.report.streams.append(f"{in_stream.type} {_codec_name(in_stream)} -> {choice.target}")
+            elif choice.action == "timecode" and "timecode" not in video.metadata:
+                video.metadata["timecode"] = in_stream.metadata["timecode"]  # .mov/.mp4 rebuild the track
         return mapping
 
     def add_chapters_and_metadata(self) -> None:
@@ -233,18 +229,25 @@ def join_segments(
         joiner = _Joiner(out, source, window)
         try:
             video = joiner.add_video(first.streams.video[0], info, plan, source_video)
-            mapping = joiner.add_copies(copied, plan)
+            mapping = joiner.add_copies(copied, plan, video)
             joiner.add_chapters_and_metadata()
             merged = heapq.merge(
                 _video_packets(files, dts, shift_ticks), _copied_packets(source, copied, window), key=lambda t: (t[0], t[1])
             )
             for _, kind, packet in merged:
+                if kind == 1 and packet.stream.index in joiner.converters:
+                    out.mux(joiner.converters[packet.stream.index].convert(packet))
+                    continue
+                if kind == 1 and packet.stream.index not in mapping:  # left out (the plan's notes say so)
+                    continue
                 packet.stream = video if kind == 0 else mapping[packet.stream.index]
                 out.mux(packet)
                 if kind == 0:
                     joiner.report.video_packets += 1
                 else:
                     joiner.report.copied_packets += 1
+            for converter in joiner.converters.values():
+                out.mux(converter.flush())
             out.close()
         except av.error.FFmpegError as error:
             _close_quietly(out)

@@ -22,7 +22,7 @@ from repsr_video.decoder import VideoDecoder
 from repsr_video.errors import EngineError, OutputError
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.index import VideoIndex, index_video
-from repsr_video.jobs.join import JoinReport, Window, check_source_streams, join_segments
+from repsr_video.jobs.join import JoinReport, Window, join_segments, plan_with_streams
 from repsr_video.jobs.options import DEFAULT_SEGMENT_SECONDS
 from repsr_video.jobs.plan import (
     Segment,
@@ -42,7 +42,6 @@ from repsr_video.output_plan import (
     EncodeSettings,
     OutputPlan,
     container_format,
-    plan_output,
 )
 from repsr_video.pipeline import ProgressEvent
 
@@ -264,8 +263,7 @@ def run_job(
     index = index or index_video(input_path)
     info = read_video_info(input_path)
     model = factory.fingerprint() if factory is not None else engine_fingerprint(engine)
-    plan = plan_output(info, model["scale"], output, encode)
-    check_source_streams(input_path, plan)
+    plan = plan_with_streams(input_path, info, model["scale"], output, encode)  # fails early on a stream it cannot write
     segments = plan_segments(index, job.segment_seconds, job.time_range)
     manifest = job_manifest(input_path, index, plan, model, job, segments)
     make_parent_folders(output)

@@ -40,6 +40,9 @@ class Entry:
 _STREAM = re.compile(r"Stream #0:(\d+)(?:\[[^]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Data|Attachment): (\w+)(.*)")
 
 
+_NOPTS = -(2**63)  # AV_NOPTS_VALUE as framecrc prints it
+
+
 @cache
 def ffmpeg_major(binary: str) -> int:
     banner = subprocess.run([binary, "-version"], capture_output=True, text=True).stdout
@@ -90,7 +93,7 @@ def _framecrc(binary: str, path: str, index: int, decode: bool) -> list[Entry]:
         if line.startswith("#") or not line.strip():
             continue
         fields = [f.strip() for f in line.split(",")]
-        pts = None if fields[2] in ("", "NOPTS") else int(fields[2]) * tb
+        pts = None if fields[2] in ("", "NOPTS") or int(fields[2]) == _NOPTS else int(fields[2]) * tb
         entries.append(Entry(pts, int(fields[3]) * tb, int(fields[4]), fields[5] if len(fields) > 5 else ""))
     return entries
 
