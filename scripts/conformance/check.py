@@ -49,8 +49,9 @@ PLAYABLE_VIDEO = {  # (codec, profile word, pix_fmts) players decode in .mp4/.mo
 }
 PLAYABLE_VIDEO[".mov"] = PLAYABLE_VIDEO[".mp4"]
 PLAYABLE_AUDIO = {".mp4": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"}, ".webm": {"opus", "vorbis"}}
-PLAYABLE_AUDIO[".mov"] = PLAYABLE_AUDIO[".mp4"]
+PLAYABLE_AUDIO[".mov"] = PLAYABLE_AUDIO[".mp4"] | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_f32le", "pcm_u8"}
 CUT_OVER_S = 1.5
+NOT_CUT = {".rmvb", ".rm"}  # ffmpeg's RealMedia muxer wrote a head that PyAV's decoder could not read
 CONVERTED_TOLERANCE = Fraction(1, 20)
 SYNC_TOLERANCE_S = 0.002
 
@@ -99,8 +100,9 @@ def duration_of(binary: str, path: Path) -> float | None:
 
 def first_second(binary: str, source: Path, folder: Path) -> Path:
     """The first second of `source`, stream-copied into the same kind of file (all streams if possible)."""
-    suffix = ".rm" if source.suffix == ".rmvb" else source.suffix
-    out = folder / f"{source.stem}.head{suffix}"
+    if source.suffix.lower() in NOT_CUT:
+        return source
+    out = folder / f"{source.stem}.head{source.suffix}"
     for maps in (["-map", "0"], ["-map", "0:v", "-map", "0:a?", "-map", "0:s?"]):
         done = probe._run(binary, ["-v", "error", "-y", "-i", str(source), *maps, "-c", "copy", "-t", "1", str(out)])
         if done.returncode == 0:
