@@ -10,8 +10,10 @@ settings dataclasses when a command runs, and only the subcommand being run is i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,13 +22,16 @@ from typing import TYPE_CHECKING, Any
 # other processes sharing few cores, spinning threads starved each other: M4C16 x2 at 176x144 on a
 # busy 2-core machine ran 4-6 frames/s with the default policy and 63-132 with PASSIVE.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# SVT-AV1 logs through its own logger: errors only. Its banner and settings otherwise print twice per
+# file (the output plan's trial encoder and the real one).
+os.environ.setdefault("SVT_LOG", "1")
 
 from rich.console import Console
 from rich.table import Table
 
 from repsr_video import __version__
-from repsr_video.choices import BACKENDS, DEFAULT_SCALE, DEVICES, ENCODERS, SCALES
-from repsr_video.errors import RepsrError
+from repsr_video.choices import BACKENDS, DEFAULT_PRESET_SCALES, DEFAULT_SCALE, DEVICES, ENCODERS, SCALES
+from repsr_video.errors import PresetWarning, RepsrError
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -101,11 +106,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool =
     """--preset/--scale and the engine settings; random_size adds --size (random weights, bench only)."""
     model = parser.add_argument_group("model")
     which = model.add_mutually_exclusive_group() if random_size else model
-    which.add_argument("--preset", metavar="NAME|PATH", help="installed preset name or path of a .toml (overrides --scale)")
+    which.add_argument("-p", "--preset", metavar="NAME|PATH",
+                       help="installed preset name or path of a .toml; it sets the scale (a different --scale is ignored, "
+                       "with a note)")
     if random_size:
         which.add_argument("--size", metavar="MxCy", help="random weights of this size, e.g. M4C16 (speed only)")
     scale_help = "the default preset of this scale" + (", or the scale for --size" if random_size else "")
-    model.add_argument("--scale", type=int, choices=SCALES, help=f"{scale_help} (default {DEFAULT_SCALE})")
+    # Upscaling offers the scales a default preset ships for; random weights (bench --size) any the net supports.
+    scales = SCALES if random_size else DEFAULT_PRESET_SCALES
+    model.add_argument("-s", "--scale", type=int, choices=scales, help=f"{scale_help} (default {DEFAULT_SCALE})")
     # No defaults here: options not given are left out, so EngineSettings supplies its own.
     model.add_argument("--device", type=_device, metavar="|".join(DEVICES) + "|cuda:0,1",
                        help="where to run (auto: a CUDA GPU when torch sees one, else the CPU; cuda:1: that GPU; "
@@ -113,16 +122,23 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool =
     model.add_argument("--backend", choices=BACKENDS,
                        help="auto: TensorRT on a GPU where it is installed, else torch.compile, else eager")
     model.add_argument("--batch", type=int, metavar="N", help="frames per batch (0: chosen for the device)")
+    model.add_argument("--tile", type=int, metavar="N",
+                       help="cut frames into N x N-pixel tiles with exact seams (0: never; default: only frames too "
+                       "large for the memory budget)")
+    model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: torch's, one per core)")
 
 
 def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
     """The encoder settings; options not given are left out, so EncodeSettings supplies its defaults."""
     enc = parser.add_argument_group("encoding (FFmpeg names)")
-    enc.add_argument("--codec", metavar="NAME",
+    enc.add_argument("-c:v", "-c", "--codec", dest="codec", metavar="NAME",
                      help="video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, libsvtav1, h264_nvenc, ...")
-    enc.add_argument("--crf", type=int, metavar="N", help="constant quality (default 18 for libx264)")
-    enc.add_argument("--encoder-preset", metavar="NAME", help="encoder speed preset, e.g. veryfast, medium, slow")
-    enc.add_argument("--pix-fmt", metavar="FMT", help="output pixel format (default: the input's layout and bit depth)")
+    enc.add_argument("-crf", "--crf", dest="crf", type=int, metavar="N",
+                     help="constant quality, checked per encoder (default 18 for libx264: 0..51)")
+    enc.add_argument("-preset", "--encoder-preset", dest="encoder_preset", metavar="NAME",
+                     help="encoder speed preset, checked per encoder: veryfast, medium, slow (x264/x265), 0..13 (SVT-AV1), ...")
+    enc.add_argument("-pix_fmt", "--pix-fmt", dest="pix_fmt", metavar="FMT",
+                     help="output pixel format (default: the input's layout and bit depth)")
     enc.add_argument("--encoder", choices=ENCODERS, help="encode in-process (pyav) or in a separate ffmpeg process (ffmpeg)")
 
 
@@ -147,7 +163,7 @@ def _given(args: argparse.Namespace, fields: dict[str, str]) -> dict[str, Any]:
 def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     from repsr_video.engine import EngineSettings
 
-    given = _given(args, {"device": "device", "backend": "backend", "batch": "batch"})
+    given = _given(args, {"device": "device", "backend": "backend", "batch": "batch", "tile": "tile"})
     if "device" in given:  # cuda:0,1: this process's engine on cuda:0, a worker per GPU (see _job_settings)
         from repsr_video.jobs.options import parse_devices
 
@@ -217,13 +233,13 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
 
 
 def _preset(args: argparse.Namespace) -> Preset:
-    """The preset named by --preset, else the default one of --scale; a contradicting --scale is an error."""
-    from repsr_video.errors import PresetError
+    """The preset named by --preset, else the default one of --scale. --preset wins: a different --scale
+    is ignored with a note (printed unless --quiet/--json)."""
     from repsr_video.preset import default_preset, load_preset
 
     preset = load_preset(args.preset) if args.preset else default_preset(args.scale or DEFAULT_SCALE)
-    if args.preset and args.scale and args.scale != preset.scale:
-        raise PresetError(f"preset {preset.name} upscales x{preset.scale}, but --scale {args.scale} was given; drop one")
+    if args.preset and args.scale and args.scale != preset.scale and not (getattr(args, "quiet", False) or args.json):
+        console.print(f"note: --scale {args.scale} ignored: preset {preset.name} upscales x{preset.scale}", markup=False)
     return preset
 
 
@@ -367,8 +383,12 @@ def _main_parser() -> argparse.ArgumentParser:
     _add_encoding_arguments(parser)
     _add_stream_arguments(parser)
     _add_job_arguments(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace existing outputs (FFmpeg's -y)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors: no progress, notes or summary")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary of the run on stdout")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be done (preset, engine, tiles, encoder, pixel format, colour, streams) "
+                        "and do nothing")
     _add_common(parser)
     return parser
 
@@ -392,8 +412,10 @@ class _UpscaleProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet,
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+            TextColumn("{task.fields[fps]}"), TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"),
+            TimeRemainingColumn(), console=console, transient=True,  # the summary line replaces the bars
+            disable=quiet or not console.is_terminal,  # bars are for people at a terminal, not for logs and pipes
         )
         self.file_task: TaskID | None = None
         self.folder_task: TaskID | None = None
@@ -407,7 +429,7 @@ class _UpscaleProgress:
 
     def on_file_start(self, number: int, total: int, path: Path) -> None:
         if self.folder_task is None:
-            self.folder_task = self.progress.add_task("files", total=total, fps="")
+            self.folder_task = self.progress.add_task("files", total=total, fps="", unit="files")
         self.progress.update(self.folder_task, completed=number - 1)
 
     def on_file_done(self, result: FileResult) -> None:
@@ -424,13 +446,22 @@ class _UpscaleProgress:
             self.print(f"{event.path.name}: resuming; {event.segments_done} of {event.segments_total} segment(s) "
                        f"({event.frames_resumed} frames) were done by an earlier run")
         if self.file_task is None:
-            self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="")
+            self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="", unit="frames")
         fps = f"{event.frames_done / event.seconds:.1f} fps" if event.seconds > 0 else ""
         total = max(event.frames_total or 0, event.frames_done) or None
         self.progress.update(self.file_task, completed=event.frames_done, total=total, fps=fps)
 
     def print(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _output_path(source: Path, target: Path) -> Path:
+    """A file into an existing folder goes to folder/<name> (named as folder mode names it)."""
+    if source.is_file() and target.is_dir():
+        from repsr_video.folder import output_for
+
+        return output_for(source, source.parent, target)
+    return target
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
@@ -442,10 +473,14 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
 
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
-    if not source.is_dir():
-        if not is_image(source):
-            container_format(target)
-        check_output_path(source, target, overwrite)
+    if source.is_dir():
+        from repsr_video.folder import plan_folder
+
+        plan_folder(source, target)  # unusable folders and output name collisions, before any work
+        return
+    if not is_image(source):
+        container_format(target)
+    check_output_path(source, target, overwrite)
 
 
 def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, view: _UpscaleProgress) -> list[FileResult]:
@@ -473,21 +508,30 @@ def _upscale_command(args: argparse.Namespace) -> int:
     from repsr_video.engine import create_engine
 
     source = Path(args.input)
+    args.output = str(_output_path(source, Path(args.output)))
     _check_paths(source, Path(args.output), args.overwrite)
     preset = _preset(args)
     encode = _encode_settings(args)  # bad encoding options fail before the engine is built
+    _set_threads(args.threads)
     engine = create_engine(preset, _engine_settings(args))
+    if args.dry_run:
+        return _dry_run(args, preset, engine, encode)
+    talk = not (args.quiet or args.json)
     with _UpscaleProgress(args.quiet) as view:
-        if not args.quiet:
+        if talk:
             view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, "
                        f"backend {engine.backend}, batch {engine.batch}")
         results = _upscale(args, engine, encode, view)
         for result in results:
-            for warning in result.warnings:
+            for warning in result.warnings if talk else ():
                 view.print(f"warning: {warning}")
-    if source.is_dir():
-        _print_folder_table(results, source)
-        return 1 if any(r.status == "failed" for r in results) else 0
+    failed = any(r.status == "failed" for r in results)
+    if args.json:
+        print(json.dumps(_summary(preset, engine, results), indent=2))
+    elif source.is_dir():
+        _print_folder_table(results, source, quiet=args.quiet)
+    if source.is_dir() or not talk:
+        return 1 if failed else 0
     r = results[0]
     console.print(f"{r.output}: {r.frames} frame(s) in {r.seconds:.1f} s ({r.fps:.1f} fps)", markup=False, highlight=False)
     _print_segments(r)
@@ -503,18 +547,74 @@ def _print_segments(result: FileResult) -> None:
         console.print(f"{result.segments} segment(s){resumed}", markup=False, highlight=False)
 
 
-def _print_folder_table(results: list[FileResult], folder: Path) -> None:
+def _print_folder_table(results: list[FileResult], folder: Path, *, quiet: bool = False) -> None:
+    """The table of files (output names as written) and the done/skipped/failed counts; with quiet only the
+    failures, one line each."""
+    from repsr_video.folder import count_results
+
+    if quiet:
+        for r in results:
+            if r.status == "failed":
+                console.print(f"error: {r.error}", markup=False, highlight=False, soft_wrap=True)
+        return
     table = Table(title="upscaled")
-    for column in ("file", "frames", "fps", "result"):
+    for column in ("file", "output", "frames", "fps", "result"):
         table.add_column(column)
     style = {"done": "green", "skipped": "yellow", "failed": "red"}
     for r in results:
         outcome = r.status if r.status == "done" and not r.warnings else f"{r.status}: {r.error or '; '.join(r.warnings)}"
         frames, fps = (str(r.frames), f"{r.fps:.1f}") if r.frames else ("-", "-")
-        table.add_row(str(r.input.relative_to(folder)), frames, fps, f"[{style[r.status]}]{outcome}")
+        table.add_row(str(r.input.relative_to(folder)), r.output.name, frames, fps, f"[{style[r.status]}]{outcome}")
     Console().print(table)
-    failed = sum(r.status == "failed" for r in results)
-    console.print(f"{len(results) - failed} of {len(results)} file(s) ok, {failed} failed", markup=False)
+    counts = count_results(results)
+    console.print(f"{len(results)} file(s): {counts['done']} done, {counts['skipped']} skipped (output exists), "
+                  f"{counts['failed']} failed", markup=False, highlight=False)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    from repsr_video.errors import EngineError
+
+    if threads < 1:
+        raise EngineError(f"--threads {threads} must be 1 or more")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _summary(preset: Preset, engine: Engine, results: list[FileResult]) -> dict[str, Any]:
+    """The --json summary: what ran, and one entry per file."""
+    from repsr_video.folder import count_results
+
+    files = [{"input": str(r.input), "output": str(r.output), "status": r.status, "frames": r.frames,
+              "seconds": round(r.seconds, 3), "fps": round(r.fps, 2), "warnings": r.warnings, "error": r.error}
+             for r in results]
+    return {"preset": preset.name, "scale": preset.scale, "engine": engine.describe(), **count_results(results), "files": files}
+
+
+def _dry_run(args: argparse.Namespace, preset: Preset, engine: Engine, encode: EncodeSettings) -> int:
+    """Print (or with --json, emit) the plan of every file; nothing is written."""
+    from repsr_video.dry_run import plan_run
+
+    plans = plan_run(Path(args.input), Path(args.output), engine, encode, overwrite=args.overwrite)
+    if args.json:
+        print(json.dumps({"preset": preset.name, "scale": preset.scale, "engine": engine.describe(),
+                          "files": [p.as_dict() for p in plans]}, indent=2))
+        return 1 if any(p.error for p in plans) else 0
+    say = print  # the plan is the command's output: stdout
+    say(f"preset {preset.name} (x{preset.scale}, {preset.size}); engine {engine.describe()}")
+    for p in plans:
+        say(f"{p.input} -> {p.output}: {p.action}" + (f" ({p.error})" if p.error else ""))
+        if p.size:
+            say(f"  size {p.size}; " + (f"tiles of {p.tile} px" if p.tile else "whole frames"))
+        if p.codec:
+            say(f"  encoder {p.codec}, pixel format {p.pix_fmt}, colour {p.colour}")
+        elif p.pix_fmt:
+            say(f"  image {p.pix_fmt}")
+        for line in [*p.streams, *(f"note: {n}" for n in p.notes)]:
+            say(f"  {line}")
+    return 1 if any(p.error for p in plans) else 0
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -535,15 +635,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         run = _upscale_command
     try:
-        return run(args)
-    except KeyboardInterrupt:
-        console.print("interrupted", markup=False)
-        return 130
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", PresetWarning)
+            warnings.showwarning = _show_warning
+            return run(args)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP through repsr_video.signals
+        from repsr_video import signals
+
+        console.print(signals.describe(stop), markup=False)
+        return signals.exit_code(stop)
     except RepsrError as error:
         if args.debug:
             raise
         console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(error)}))
         return 1
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Library warnings (a skipped preset file) as one line: `warning: <file>: <cause>`."""
+    console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from repsr_video import cli
 @pytest.fixture
 def run(tiny_preset):
     def run(*argv: str) -> int:
-        return cli.main([*map(str, argv), "--preset", str(tiny_preset.path), "--device", "cpu", "--backend", "eager", "--quiet"])
+        return cli.main([*map(str, argv), "--preset", str(tiny_preset.path), "--device", "cpu", "--backend", "eager"])
 
     return run
 
@@ -38,7 +38,7 @@ def test_image_and_folder(tmp_path, run, capsys):
     assert run(folder, tmp_path / "big") == 1  # one file failed: exit status 1, the other is done
     assert len(video_frames(tmp_path / "big" / "sub" / "a.mp4")[0]) == 2
     captured = capsys.readouterr()
-    assert "1 of 2 file(s) ok, 1 failed" in captured.err and "b.mp4" in captured.out
+    assert "2 file(s): 1 done, 0 skipped (output exists), 1 failed" in captured.err and "b.mp4" in captured.out
 
 
 def _bad_cases(tmp_path):
@@ -52,7 +52,7 @@ def _bad_cases(tmp_path):
                            tmp_path / "out.mp4"], "cut.mp4"),
         "zero-frames": ([make_zero_frame_video(tmp_path / "zero.mkv"), tmp_path / "out.mkv"], "zero.mkv"),
         "audio-only": ([make_audio_only(tmp_path / "audio.m4a"), tmp_path / "out.mp4"], "no video stream"),
-        "missing-folder": ([video, tmp_path / "nope" / "out.mkv"], "does not exist"),
+        "file-as-folder": ([video, tmp_path / "exists.mkv" / "out.mkv"], "exists.mkv is a file, not a folder"),
         "same-file": ([video, video], "is the input file"),
         "exists": ([video, tmp_path / "exists.mkv"], "exists; pass --overwrite"),
         "unknown-codec": ([video, tmp_path / "out.mkv", "--codec", "nosuchcodec"], "unknown video encoder"),
@@ -62,13 +62,13 @@ def _bad_cases(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "not-video", "truncated-mp4", "zero-frames", "audio-only", "missing-folder",
+@pytest.mark.parametrize("case", ["missing", "not-video", "truncated-mp4", "zero-frames", "audio-only", "file-as-folder",
                                   "same-file", "exists", "unknown-codec", "unknown-pix-fmt", "bad-extension", "bad-crf"])
 def test_bad_input_one_line_error_nothing_written(tmp_path, run, capsys, case):
     argv, cause = _bad_cases(tmp_path)[case]
     before = {p.name: p.stat().st_size for p in tmp_path.rglob("*")}
     assert run(*argv) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("preset ")]
     assert len(err) == 1 and err[0].startswith("error: ") and cause in err[0]
     after = {p.name: p.stat().st_size for p in tmp_path.rglob("*")}
     assert after == before  # nothing created, nothing changed (no output, no temporary file)
@@ -81,7 +81,9 @@ def test_bad_preset(tmp_path, capsys):
     assert "broken.toml" in capsys.readouterr().err and not (tmp_path / "out.mkv").exists()
 
 
-def test_scale_and_preset_must_agree(tmp_path, tiny_preset, capsys):
+def test_the_preset_wins_over_scale(tmp_path, tiny_preset, capsys):
     video = make_video(tmp_path / "ok.mkv", frames=2)
-    assert cli.main([str(video), str(tmp_path / "out.mkv"), "--preset", str(tiny_preset.path), "--scale", "4", "--quiet"]) == 1
-    assert "--scale 4" in capsys.readouterr().err and not (tmp_path / "out.mkv").exists()
+    argv = [str(video), str(tmp_path / "out.mkv"), "--preset", str(tiny_preset.path), "--scale", "4", "--device", "cpu"]
+    assert cli.main([*argv, "--backend", "eager"]) == 0
+    assert "note: --scale 4 ignored: preset tiny-x2 upscales x2" in capsys.readouterr().err
+    assert video_frames(tmp_path / "out.mkv")[1][0].shape == (96, 128, 3)  # x2, as the preset says

@@ -63,7 +63,7 @@ def option(default: Any = dataclasses.MISSING, *, flag: str, help: str = "", met
 @dataclass(frozen=True)
 class TrainSettings:
     data: tuple[str, ...] = option(flag="--data", metavar="PATH", help="folders or files of images and/or videos")
-    scale: int = option(flag="--scale", choices=SCALES)
+    scale: int = option(flag="--scale", choices=SCALES, help="upscaling factor of the preset to train")
     name: str = option(flag="--name", help="preset name (letters, digits, . _ -)")
     size: str = option("M4C16", flag="--size", help="deploy size M<blocks>C<channels> (default %(default)s)")
     expansion: int = option(2, flag="--expansion",
@@ -85,13 +85,14 @@ class TrainSettings:
     frames_per_clip: int = option(16, flag="--frames-per-clip", help="frames sampled over each video (default %(default)s)")
     val: tuple[str, ...] = option((), flag="--val", metavar="PATH",
                                   help="validation images (default: hold out part of --data)")
-    device: DeviceName = option("auto", flag="--device")
+    device: DeviceName = option("auto", flag="--device",
+                                help="where to train (auto: a CUDA GPU when torch sees one, else the CPU)")
     resume: bool = option(False, flag="--resume", help="continue from the run's checkpoint")
     out: str | None = option(None, flag="--out", metavar="DIR",
                              help="where the preset, checkpoint and report go (default runs/NAME)")
     workers: int | None = option(None, flag="--workers", metavar="N", help="data worker processes (default "
                                  + ", ".join(f"{n} for {d}" for d, n in DEFAULT_WORKERS.items()) + ")")
-    seed: int = option(0, flag="--seed")
+    seed: int = option(0, flag="--seed", help="random seed of weights, crops and degradations (default 0)")
     val_every: int | None = option(None, flag="--val-every", metavar="N",
                                    help=f"validate every N iterations (default iters/{VALIDATIONS_PER_RUN})")
     checkpoint_every: int | None = option(None, flag="--checkpoint-every", metavar="N",
