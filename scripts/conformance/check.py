@@ -133,24 +133,30 @@ def describe(binary: str, path: Path) -> str:
     return " ".join(parts)
 
 
-def run_repsr(job: Job, output: Path, preset: Path) -> tuple[int, str]:
-    """Run the CLI in this process (through main(argv), as the tests do) and return (exit code, stderr)."""
+def run_repsr(job: Job, output: Path, preset: Path) -> tuple[int, str, list[str]]:
+    """Run the CLI in this process (through main(argv), as the tests do): (exit code, stderr, warnings).
+
+    `--json` gives the warnings (notes) even where `--quiet` keeps the terminal silent."""
     from repsr_video.cli import main
 
     speed = "realtime" if job.suffix == ".webm" else "ultrafast"
     argv = [str(job.input), str(output), "--preset", str(preset), "--device", "cpu", "--backend", "eager",
-            "--encoder-preset", speed, "--encoder", job.encoder, "--overwrite", "--quiet"]
-    err = io.StringIO()
+            "--encoder-preset", speed, "--encoder", job.encoder, "--overwrite", "--quiet", "--json"]
+    err, out = io.StringIO(), io.StringIO()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # on a shared 2-core machine two OpenMP threads ran the tiny net 10-40x slower than one
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             code = main(argv)
         except Exception as error:  # a crash is a failure of the tool, reported as such
-            return 99, f"crash: {type(error).__name__}: {error}"
+            return 99, f"crash: {type(error).__name__}: {error}", []
         finally:
             torch.set_num_threads(threads)
-    return code, err.getvalue()
+    try:
+        warnings = [w for f in json.loads(out.getvalue())["files"] for w in f.get("warnings", [])]
+    except (ValueError, KeyError, TypeError):
+        warnings = []
+    return code, err.getvalue(), warnings
 
 
 def _tolerance(job: Job) -> Fraction:
@@ -307,9 +313,9 @@ def verify(binary: str, job: Job, output: Path, notes: str) -> list[str]:
 def run_job(binary: str, job: Job, work: Path, preset: Path) -> Result:
     output = work / f"{job.source.stem}.{job.encoder}{job.suffix}"
     started = time.perf_counter()
-    code, stderr = run_repsr(job, output, preset)
+    code, stderr, warnings = run_repsr(job, output, preset)
     lines = [line for line in stderr.splitlines() if line.strip()]
-    notes = [line for line in lines if line.startswith(("warning:", "note:"))]
+    notes = [line for line in lines if line.startswith(("warning:", "note:"))] + warnings
     result = Result(job.source.name, job.kind, job.suffix, job.encoder, "pass", notes=notes)
     errors = [line for line in lines if line.startswith("error:")]
     if code != 0:

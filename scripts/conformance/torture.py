@@ -77,7 +77,7 @@ CASES: list[Case] = [
                                     "-c:a", "mp2", "-f", "vob"],
          (".mkv",), (".mkv",), True, "MPEG-PS, MPEG-2 with B-frames, MP2"),
     Case("mkv-subs-2audio-attach.mkv", [*video(), *tone(), *tone(freq=880), "-f", "srt", "-i", "SUBS.srt", "-attach", "FONT",
-                                        "-map", "0", "-map", "1", "-map", "2", "-map", "3", *X264, "-c:a", "libvorbis",
+                                        "-map", "0", "-map", "1", "-map", "2", "-map", "3", *X264, "-c:a", "flac",
                                         "-c:s", "srt", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
                                         "-metadata:s:t", "mimetype=application/x-truetype-font"],
          (".mkv", ".mp4", ".webm"), (".mkv",), False, "2 audio tracks, SRT, font attachment -> MP4/WebM"),
