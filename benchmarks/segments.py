@@ -2,8 +2,8 @@
 
     python benchmarks/segments.py CLIP [--segment 2] [--backend eager] [--codec ffv1]
 
-Every run is a fresh process doing what one command does (import, engine build, index, segments,
-join), timed from start to exit:
+Every run is the command a user types (`python -m repsr_video CLIP OUT --segment ...`), timed from
+start to exit:
 - whole: one uninterrupted run;
 - killed + rerun: a run SIGKILLed once half of the frames are in finished segments, then the same
   run again; the rerun's time against the whole run's, and its output against the whole run's
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,40 +28,18 @@ from pathlib import Path
 import av
 import numpy as np
 
-HERE = Path(__file__).resolve()
-
-
-def run_one(args: argparse.Namespace) -> None:
-    """The job itself (in its own process): what `repsr-video CLIP OUT ...` does."""
-    from repsr_video.engine import EngineSettings
-    from repsr_video.jobs import JobSettings, PresetEngine, run_job
-    from repsr_video.output_plan import EncodeSettings
-    from repsr_video.preset import default_preset, load_preset
-
-    preset = load_preset(args.preset) if args.preset else default_preset(2)
-    factory = PresetEngine(str(preset.path), EngineSettings(device="cpu", backend=args.backend))
-    job = JobSettings(segment_seconds=args.segment, workers=args.workers, ray_address=args.ray)
-    result = run_job(args.clip, args.out, factory, encode=EncodeSettings(codec=args.codec), job=job)
-    print(
-        json.dumps(
-            {
-                "frames": result.frames,
-                "segments": result.segments,
-                "resumed": result.segments_resumed,
-                "frames_resumed": result.frames_resumed,
-            }
-        )
-    )
-
 
 def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | None = None) -> list[str]:
+    """The user's command: repsr-video CLIP OUT ... (as `python -m repsr_video`)."""
     cmd = [
         sys.executable,
-        str(HERE),
+        "-m",
+        "repsr_video",
         str(args.clip),
-        "--run-one",
-        "--out",
         str(out),
+        "--quiet",
+        "--device",
+        "cpu",
         "--segment",
         str(args.segment),
         "--backend",
@@ -75,11 +54,21 @@ def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | N
 
 
 def _timed(cmd: list[str]) -> tuple[float, dict]:
+    """Run a command; its seconds and what its closing lines say (frames, segments, resumed)."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"run failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - start, json.loads(done.stdout.strip().splitlines()[-1])
+    said = " ".join(done.stderr.split())
+    frames = re.search(r"(\d+) frame\(s\)", said)
+    segments = re.search(r"(\d+) segment\(s\)(?:; (\d+) were done by an earlier run)?", said)
+    resumed = re.search(r"resuming; \d+ of \d+ segment\(s\) \((\d+) frames\)", said)
+    return time.perf_counter() - start, {
+        "frames": int(frames.group(1)) if frames else 0,
+        "segments": int(segments.group(1)) if segments else 1,
+        "resumed": int(segments.group(2) or 0) if segments else 0,
+        "frames_resumed": int(resumed.group(1)) if resumed else 0,
+    }
 
 
 def _kill_half_way(cmd: list[str], out: Path, total_frames: int) -> float:
@@ -171,12 +160,7 @@ def main() -> None:
     parser.add_argument("--codec", default="ffv1", help="ffv1 (lossless) lets the check compare pixels")
     parser.add_argument("--preset", help="preset name or TOML (default: the default x2 preset)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")
-    parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--ray", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    run_one(args) if args.run_one else measure(args)
+    measure(parser.parse_args())
 
 
 if __name__ == "__main__":

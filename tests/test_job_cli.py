@@ -14,7 +14,7 @@ from repsr_video.jobs.options import parse_devices, parse_time
 @pytest.fixture
 def run(tiny_preset):
     def run(*argv: str) -> int:
-        return cli.main([*map(str, argv), "--preset", str(tiny_preset.path), "--device", "cpu", "--backend", "eager", "--quiet"])
+        return cli.main([*map(str, argv), "--preset", str(tiny_preset.path), "--device", "cpu", "--backend", "eager"])
 
     return run
 
@@ -58,7 +58,7 @@ def test_changed_settings_are_refused_until_restart(run, clip, tmp_path, tiny_pr
 
     with pytest.raises(KeyboardInterrupt):
         run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=stop)
-    assert run(clip, out, "--segment", "0.8", "--crf", "30") == 1
+    assert run(clip, out, "--segment", "0.8", "--crf", "30", "--quiet") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "different input or settings" in err[0] and "--restart" in err[0]
     assert run(clip, out, "--segment", "0.8", "--crf", "30", "--restart") == 0
@@ -86,7 +86,7 @@ def test_bad_job_options_are_usage_errors(run, clip, tmp_path, capsys, argv, cau
 
 
 def test_start_past_the_end_is_one_line(run, clip, tmp_path, capsys):
-    assert run(clip, tmp_path / "out.mkv", "-ss", "10") == 1
+    assert run(clip, tmp_path / "out.mkv", "-ss", "10", "--quiet") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no video frame in the requested time range" in err[0]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from repsr_video.engine import EngineSettings
 from repsr_video.jobs.work import Upscaler
 
@@ -36,3 +38,32 @@ class PresetEngine:
         device = torch.device("cuda") if wants_cuda else resolve_device(self.settings.device)
         precision = default_precision(device)
         return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": device.type, "precision": precision}
+
+
+class LazyEngine:
+    """An engine built from `factory` only when this process first upscales with it.
+
+    For a video whose segments all run in worker processes or Ray tasks, the main process then holds
+    no model (no GPU memory on a device a worker uses, and a driver without CUDA can send CUDA tasks).
+    """
+
+    def __init__(self, factory: PresetEngine, where: str) -> None:
+        self._factory = factory
+        self._engine: Upscaler | None = None
+        self.scale: int = factory.fingerprint()["scale"]
+        self.where = where  # e.g. "2 worker processes", "Ray (auto)"
+
+    def describe(self) -> str:
+        return f"built in each of {self.where}"
+
+    def _built(self) -> Upscaler:
+        if self._engine is None:
+            self._engine = self._factory()
+        return self._engine
+
+    @property
+    def batch(self) -> int:
+        return self._built().batch
+
+    def upscale(self, frames: np.ndarray) -> np.ndarray:
+        return self._built().upscale(frames)
