@@ -31,24 +31,8 @@ import numpy as np
 
 def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | None = None) -> list[str]:
     """The user's command: repsr-video CLIP OUT ... (as `python -m repsr_video`)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "repsr_video",
-        str(args.clip),
-        str(out),
-        "--quiet",
-        "--device",
-        "cpu",
-        "--segment",
-        str(args.segment),
-        "--backend",
-        args.backend,
-        "--codec",
-        args.codec,
-        "--workers",
-        str(workers),
-    ]
+    cmd = [sys.executable, "-m", "repsr_video", str(args.clip), str(out), "--device", "cpu", "--segment", str(args.segment)]
+    cmd += ["--backend", args.backend, "--codec", args.codec, "--workers", str(workers)]
     cmd += ["--preset", args.preset] if args.preset else []
     return cmd + (["--ray", ray] if ray else [])
 
