@@ -1,17 +1,19 @@
 """Memory budget: how large a window the engine may run at once, and what to do when a GPU runs out.
 
 Working memory of one window grows with its output pixels. Measured peak bytes per output pixel of
-the eager engine on CPU (benchmarks/tile_memory.py, torch 2.13, 2-core AMD EPYC with avx512_bf16;
-uint8 frames, the integer conversions and the fp32 skip included):
+the eager engine on CPU (benchmarks/tile_memory.py per-pixel, torch 2.13, 2-core AMD EPYC with
+avx512_bf16; uint8 frames, the integer conversions and the fp32 skip included; two runs on a shared
+machine, which differ by up to a third because of what the allocator keeps):
 
-    net     x2 fp32  x2 bf16  x4 fp32  x4 bf16
-    M4C16   111      127      58       61
-    M8C32    87      100      60       57
+    net     x2 fp32   x2 bf16   x4 fp32  x4 bf16
+    M4C16   97-111    91-127    56-58    56-61
+    M8C32   87-96     81-100    60       57-58
 
-`bytes_per_output_pixel` bounds these from above: 64 bytes for the fp32 tail (residual, upsampled
+`bytes_per_output_pixel` bounds these from above: 80 bytes for the fp32 tail (residual, upsampled
 skip, sum and the rounding temporaries) plus four fp32 feature maps of C channels at 1/s^2 of the
-output pixels. Compiled backends fuse the tail and need less; half precision needs less on the
-feature side. The benchmark prints measured against estimated for the device at hand.
+output pixels (M4C16 x2: 144, x4: 96; M8C32 x2: 208, x4: 112). Compiled backends fuse the tail and
+need less; half precision needs less on the feature side. The benchmark prints measured against
+estimated for the device at hand (CUDA: not measured here, no GPU was available).
 
 Budget: CPU, half of the memory available now (cgroup limit included) and at most CPU_BUDGET_CAP;
 the rest is for the decoder, the encoder, the queued frames and other programs. Beyond ~2k x 2k input
@@ -44,7 +46,7 @@ _GB = 1e9
 
 def bytes_per_output_pixel(channels: int, scale: int) -> float:
     """Peak working bytes per output pixel of one frame of a window (an upper bound, see above)."""
-    return 64.0 + 4 * 4 * channels / scale**2
+    return 80.0 + 4 * 4 * channels / scale**2
 
 
 def _read_int(path: Path) -> int | None:
