@@ -162,6 +162,7 @@ class Engine:
         tile: int | None = None,
     ) -> None:
         self.scale = net.scale
+        self.weights_key = key  # which weights (a preset's SHA-256): saved job state is matched on it
         self.precision = precision
         self._oom = OomRetry(self._run_tiled, batch)  # owns the batch size: halves it on CUDA out-of-memory
         self._device = device

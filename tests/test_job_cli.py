@@ -96,3 +96,15 @@ def test_option_parsing():
     assert parse_time("250ms") == parse_time("0.25") == parse_time(".25s")
     assert parse_devices("cuda:1,0") == ("cuda:1", ("cuda:1", "cuda:0")) and parse_devices("cpu") == ("cpu", ())
     assert parse_devices("cuda:2") == ("cuda:2", ("cuda:2",))
+
+
+def test_library_and_cli_runs_share_saved_work(tiny_preset):
+    """An Engine describes its model as its PresetEngine does, so a library call resumes a CLI run (and a
+    different preset of the same scale is told apart by its weights)."""
+    from repsr_video.engine import create_engine
+    from repsr_video.jobs.runner import engine_fingerprint
+
+    settings = EngineSettings(device="cpu", backend="eager")
+    fingerprint = PresetEngine(str(tiny_preset.path), settings).fingerprint()
+    assert engine_fingerprint(create_engine(tiny_preset, settings)) == fingerprint
+    assert fingerprint["weights_sha256"] == tiny_preset.sha256

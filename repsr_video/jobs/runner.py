@@ -147,16 +147,22 @@ class _SelfDescribing(Protocol):
 
     device: str
     precision: str
+    weights_key: str
 
 
 def engine_fingerprint(engine: Upscaler | None) -> dict:
-    """The model part of the manifest when no factory is given: the engine's kind, scale, device and
-    precision (its weights are not known here: pass a PresetEngine factory to tell presets apart)."""
+    """The model part of the manifest when no factory is given. For an Engine it is what its PresetEngine
+    factory would give (weights, scale, device kind, precision), so the CLI and library calls share saved
+    work; any other upscaler is named by its class and scale."""
     assert engine is not None
-    found = {"upscaler": f"{type(engine).__module__}.{type(engine).__qualname__}", "scale": engine.scale}
     if isinstance(engine, _SelfDescribing):
-        found |= {"device": engine.device, "precision": engine.precision}
-    return found
+        return {
+            "weights_sha256": engine.weights_key,
+            "scale": engine.scale,
+            "device": engine.device,
+            "precision": engine.precision,
+        }
+    return {"upscaler": f"{type(engine).__module__}.{type(engine).__qualname__}", "scale": engine.scale}
 
 
 def read_video_info(path: Path) -> VideoInfo:
