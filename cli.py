@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from repsr_video.bench import BenchReport, MemoryRow
     from repsr_video.engine import Engine, EngineSettings
-    from repsr_video.jobs import JobSettings
+    from repsr_video.jobs import JobSettings, PresetEngine
+    from repsr_video.jobs.engines import LazyEngine
     from repsr_video.output import FileResult
     from repsr_video.output_plan import EncodeSettings
     from repsr_video.pipeline import ProgressEvent
@@ -483,7 +484,9 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     check_output_path(source, target, overwrite)
 
 
-def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, view: _UpscaleProgress) -> list[FileResult]:
+def _upscale(
+    args: argparse.Namespace, engine: Engine | LazyEngine, encode: EncodeSettings, view: _UpscaleProgress
+) -> list[FileResult]:
     """Upscale the folder, image or video named by args; one FileResult per file."""
     from repsr_video.images import upscale_image
     from repsr_video.media import is_image
@@ -496,16 +499,15 @@ def _upscale(args: argparse.Namespace, engine: Engine, encode: EncodeSettings, v
                               progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done)
     if is_image(source):
         return [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
-    from repsr_video.jobs import PresetEngine
     from repsr_video.pipeline import upscale_video
 
-    factory = PresetEngine(str(_preset(args).path), _engine_settings(args))
     return [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames,
-                          job=_job_settings(args), factory=factory)]
+                          job=_job_settings(args), factory=_factory(args, _preset(args)))]
 
 
 def _upscale_command(args: argparse.Namespace) -> int:
     from repsr_video.engine import create_engine
+    from repsr_video.jobs.engines import LazyEngine
 
     source = Path(args.input)
     args.output = str(_output_path(source, Path(args.output)))
@@ -513,14 +515,17 @@ def _upscale_command(args: argparse.Namespace) -> int:
     preset = _preset(args)
     encode = _encode_settings(args)  # bad encoding options fail before the engine is built
     _set_threads(args.threads)
-    engine = create_engine(preset, _engine_settings(args))
     if args.dry_run:
-        return _dry_run(args, preset, engine, encode)
+        return _dry_run(args, preset, create_engine(preset, _engine_settings(args)), encode)
+    elsewhere = _workers_elsewhere(args, source)  # a video whose segments all run in workers: no model here
+    engine: Engine | LazyEngine = (LazyEngine(_factory(args, preset), elsewhere) if elsewhere
+                                   else create_engine(preset, _engine_settings(args)))
     talk = not (args.quiet or args.json)
     with _UpscaleProgress(args.quiet) as view:
         if talk:
-            view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) on {engine.device}, "
-                       f"backend {engine.backend}, batch {engine.batch}")
+            where = (f"in {elsewhere}" if isinstance(engine, LazyEngine)
+                     else f"on {engine.device}, backend {engine.backend}, batch {engine.batch}")
+            view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) {where}")
         results = _upscale(args, engine, encode, view)
         for result in results:
             for warning in result.warnings if talk else ():
@@ -536,6 +541,36 @@ def _upscale_command(args: argparse.Namespace) -> int:
     console.print(f"{r.output}: {r.frames} frame(s) in {r.seconds:.1f} s ({r.fps:.1f} fps)", markup=False, highlight=False)
     _print_segments(r)
     return 0
+
+
+def _factory(args: argparse.Namespace, preset: Preset) -> PresetEngine:
+    from repsr_video.jobs import PresetEngine
+
+    return PresetEngine(str(preset.path), _engine_settings(args))
+
+
+def _workers_elsewhere(args: argparse.Namespace, source: Path) -> str | None:
+    """Where a video's segments run when not in this process ("Ray (auto)", "2 worker processes"), else None."""
+    from repsr_video.media import is_image
+
+    if source.is_dir() or is_image(source):
+        return None
+    if args.ray:
+        return f"Ray ({args.ray})"
+    job = _job_settings(args)
+    if len(job.worker_devices()) < 2:
+        return None
+    return f"{len(job.worker_devices())} worker processes" + (f" ({', '.join(job.devices)})" if job.devices else "")
+
+
+def _segment_fields(result: FileResult) -> dict[str, Any]:
+    """The --json fields of a video that ran as segments."""
+    from repsr_video.jobs.video import SegmentedResult
+
+    if not isinstance(result, SegmentedResult):
+        return {}
+    return {"segments": result.segments, "segments_resumed": result.segments_resumed, "frames_resumed": result.frames_resumed,
+            "resume_saved": round(result.resume_saved, 4)}
 
 
 def _print_segments(result: FileResult) -> None:
@@ -583,12 +618,13 @@ def _set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-def _summary(preset: Preset, engine: Engine, results: list[FileResult]) -> dict[str, Any]:
+def _summary(preset: Preset, engine: Engine | LazyEngine, results: list[FileResult]) -> dict[str, Any]:
     """The --json summary: what ran, and one entry per file."""
     from repsr_video.folder import count_results
 
     files = [{"input": str(r.input), "output": str(r.output), "status": r.status, "frames": r.frames,
-              "seconds": round(r.seconds, 3), "fps": round(r.fps, 2), "warnings": r.warnings, "error": r.error}
+              "seconds": round(r.seconds, 3), "fps": round(r.fps, 2), "warnings": r.warnings, "error": r.error,
+              **_segment_fields(r)}
              for r in results]
     return {"preset": preset.name, "scale": preset.scale, "engine": engine.describe(), **count_results(results), "files": files}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from job_helpers import decoded, gop_clip
@@ -67,7 +69,14 @@ def test_changed_settings_are_refused_until_restart(run, clip, tmp_path, tiny_pr
 def test_two_workers(run, clip, tmp_path, capsys):
     assert run(clip, tmp_path / "two.mkv", "--segment", "0.8", "--workers", "2") == 0
     assert len(decoded(tmp_path / "two.mkv")[0]) == 80
-    assert "4 segment(s)" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "in 2 worker processes" in err and "4 segment(s)" in err  # the main process builds no model
+
+
+def test_json_summary_has_segments(run, clip, tmp_path, capsys):
+    assert run(clip, tmp_path / "out.mkv", "--segment", "0.8", "--json") == 0
+    [entry] = json.loads(capsys.readouterr().out)["files"]
+    assert (entry["frames"], entry["segments"], entry["segments_resumed"], entry["resume_saved"]) == (80, 4, 0, 0)
 
 
 @pytest.mark.parametrize(
