@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -37,21 +38,29 @@ def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | N
     return cmd + (["--ray", ray] if ray else [])
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes and the children they waited for:
+    unlike wall time, hardly changed by other work on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(cmd: list[str]) -> tuple[float, dict]:
     """Run a command; its seconds and what its closing lines say (frames, segments, resumed)."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"run failed: {done.stderr[-2000:]}")
     said = " ".join(done.stderr.split())
     frames = re.search(r"(\d+) frame\(s\)", said)
-    segments = re.search(r"(\d+) segment\(s\)(?:; (\d+) were done by an earlier run)?", said)
+    segments = re.search(r"(?<!of )(\d+) segment\(s\)(?:; (\d+) were done by an earlier run)?", said)
     resumed = re.search(r"resuming; \d+ of \d+ segment\(s\) \((\d+) frames\)", said)
     return time.perf_counter() - start, {
         "frames": int(frames.group(1)) if frames else 0,
         "segments": int(segments.group(1)) if segments else 1,
         "resumed": int(segments.group(2) or 0) if segments else 0,
         "frames_resumed": int(resumed.group(1)) if resumed else 0,
+        "cpu": _children_cpu() - cpu,
     }
 
 
@@ -98,41 +107,50 @@ def measure(args: argparse.Namespace) -> None:
     try:
         whole = work / "whole.mkv"
         t_whole, facts = _timed(_command(args, whole))
-        rows = [("whole run, 1 worker", f"{t_whole:.1f}", f"{facts['segments']} segments, {facts['frames']} frames", "")]
+        rows = [_row("whole run, 1 worker", t_whole, facts, f"{facts['segments']} segments, {facts['frames']} frames", "")]
         killed = work / "killed.mkv"
         t_kill = _kill_half_way(_command(args, killed), killed, facts["frames"])
+        rows.append(("SIGKILL at half-way", f"{t_kill:.1f}", "-", "", ""))
         t_rerun, again = _timed(_command(args, killed))
-        rows.append(("SIGKILL at half-way", f"{t_kill:.1f}", "", ""))
-        rows.append(
-            (
-                "same command again",
-                f"{t_rerun:.1f}",
-                f"resumed {again['resumed']} segments, {again['frames_resumed']} frames",
-                f"rerun/whole = {t_rerun / t_whole:.2f}; {_same(killed, whole)}",
-            )
-        )
+        ratio = f"rerun/whole: wall {t_rerun / t_whole:.2f}, CPU {again['cpu'] / facts['cpu']:.2f}"
+        resumed = f"resumed {again['resumed']} segments, {again['frames_resumed']} frames"
+        rows.append(_row("same command again", t_rerun, again, resumed, f"{ratio}; {_same(killed, whole)}"))
         two = work / "two.mkv"
-        t_two, _ = _timed(_command(args, two, workers=2))
-        rows.append(("--workers 2", f"{t_two:.1f}", "", f"1 worker/2 workers = {t_whole / t_two:.2f}x; {_same(two, whole)}"))
+        t_two, two_facts = _timed(_command(args, two, workers=2))
+        rows.append(
+            _row("--workers 2", t_two, two_facts, "", f"wall 1 worker/2 workers = {t_whole / t_two:.2f}x; {_same(two, whole)}")
+        )
         if not args.no_ray:
             on_ray = work / "ray.mkv"
-            t_ray, _ = _timed(_command(args, on_ray, ray="local"))
+            t_ray, ray_facts = _timed(_command(args, on_ray, ray="local"))
             rows.append(
-                ("Ray, local cluster", f"{t_ray:.1f}", "", f"Ray - workers 2 = {t_ray - t_two:+.1f} s; {_same(on_ray, whole)}")
+                _row(
+                    "Ray, local cluster",
+                    t_ray,
+                    ray_facts,
+                    "",
+                    f"wall Ray - workers 2 = {t_ray - t_two:+.1f} s; {_same(on_ray, whole)}",
+                )
             )
         _print(args, rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _print(args: argparse.Namespace, rows: list[tuple[str, str, str, str]]) -> None:
+def _row(name: str, seconds: float, facts: dict, work: str, check: str) -> tuple[str, str, str, str, str]:
+    return name, f"{seconds:.1f}", f"{facts['cpu']:.1f}", work, check
+
+
+def _print(args: argparse.Namespace, rows: list[tuple[str, str, str, str, str]]) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"clip {args.clip}, --segment {args.segment}, backend {args.backend}, codec {args.codec}, {os.cpu_count()} CPUs, "
-        f"load average at the end {load}"
+        f"load average at the end {load}; CPU = user+system seconds of the command and the workers it waited for "
+        "(Ray's own processes are not counted)"
     )
-    widths = [max(len(r[i]) for r in [*rows, ("run", "seconds", "work", "check")]) for i in range(4)]
-    for row in [("run", "seconds", "work", "check"), *rows]:
+    head = ("run", "wall s", "CPU s", "work", "check")
+    widths = [max(len(r[i]) for r in [*rows, head]) for i in range(5)]
+    for row in [head, *rows]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
