@@ -270,12 +270,12 @@ def _encode_only(clip: Path, upscaled: list[FrameBatch], frames: int, scale: int
 
 def _warm_up(engine: Engine, sample: list[FrameBatch]) -> tuple[float, list[FrameBatch]]:
     """Seconds spent until the engine runs at speed, and the sample upscaled (what the encode stage writes)."""
-    from .backends.compiled import COMPILE_AFTER_FRAMES
+    from .backends.compiled import compiling_at_once
 
     start = time.perf_counter()
-    # Enough frames of this shape for the compiled backend to compile it, then one compiled call.
-    for _ in range(COMPILE_AFTER_FRAMES // engine.batch + 2):
-        engine.upscale(sample[0].pixels)
+    with compiling_at_once():  # the compiled backend compiles this shape now, then one compiled call
+        for _ in range(2):
+            engine.upscale(sample[0].pixels)
     seconds = time.perf_counter() - start
     return seconds, [b.with_pixels(engine.upscale(b.pixels)) for b in sample]
 
@@ -366,11 +366,12 @@ def memory_check(
     with tempfile.TemporaryDirectory(dir=workdir, prefix="repsr-memcheck-") as tmp:
         out = Path(tmp) / "out.mkv"
         warm = Path(tmp) / "warm.mkv"
-        from .backends.compiled import COMPILE_AFTER_FRAMES
+        from .backends.compiled import compiling_at_once
 
-        make_work_clip(clip, COMPILE_AFTER_FRAMES + 4 * engine.batch, warm)  # long enough to compile
+        make_work_clip(clip, 4 * engine.batch, warm)
         notify("warm-up")
-        upscale_video(warm, out, engine, encode=encode, overwrite=True)
+        with compiling_at_once():  # the compiled backend compiles this shape during the warm-up
+            upscale_video(warm, out, engine, encode=encode, overwrite=True)
         for length in lengths:
             work = Path(tmp) / f"work{length}.mkv"
             frames = make_work_clip(clip, length, work)

@@ -279,12 +279,12 @@ def test_torch_compile_runs_and_matches_eager_with_partial_batches(monkeypatch):
     problem = compiled.compiler_problem(torch.device("cpu"))
     if problem:
         pytest.skip(f"no C++ compiler for torch.compile: {problem}")
-    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 2)
+    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)  # compile at once, in this thread
     net = tiny_net()
     engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile", batch=2), precision="fp32")
     frames = random_frames(5, 12, 10)
     reference = reference_upscale(net, frames)
-    first = engine.upscale(frames)  # batch 1 eager, then compiled: padded partial batch at the end
+    first = engine.upscale(frames)  # compiled batches of 2, the last one padded
     second = engine.upscale(frames[:3])
     assert engine.backend == "compile", engine.notes
     assert engine._runner._ready, "nothing was compiled"

@@ -5,47 +5,87 @@ channels_last, freezing) a static graph ran 32 frames/s against 29 for `dynamic=
 dynamic shapes lost weight prepacking entirely (6 frames/s against 27). The engine pads the last
 partial batch to the full batch, so a video compiles exactly one graph per frame size.
 
-CPU: Inductor with `freezing` (weights constant-folded and prepacked for oneDNN).
+CPU: Inductor with `freezing` (weights constant-folded and prepacked for oneDNN's convolutions).
+`torch.compile(options={"freezing": True})` does not turn it on (torch 2.13: the generated code
+still passed the weights as inputs to plain aten convolutions); Inductor's config patched around
+the compiling call does, so that is how it is set (see benchmarks/cpu_runtimes.py for the effect).
 CUDA: mode "reduce-overhead", i.e. CUDA graphs. Shapes are static and outputs are copied to the host
 before the next call, which is what CUDA graphs need; they remove per-kernel launch and guard
 overhead that is a visible share of a ~15-kernel net on small frames. "max-autotune" was not chosen:
 it benchmarks kernels for minutes per shape, for conv layers that cuDNN already serves well.
 
-A compile is not free. Measured on the 2-core CPU (M4C16 x2 bf16, 640x360): 18 s for the first
-shape with a cold Inductor cache, 6 s for each further shape; 5.6 s and 1.0 s when Inductor's on-disk
-cache already holds the graphs. Against eager channels_last it saves ~0.02 s per 640x360 frame, so
-it pays back after a few hundred frames. A shape is therefore compiled only once it has proved to be
-a stream: after COMPILE_AFTER_FRAMES frames of it ran eagerly (~2 s of video). Single images and
-short clips never pay for compilation; a long video loses under a second of speed.
+A compile is not free (benchmarks/startup.py measures it), and importing Inductor alone takes
+seconds, so nothing of it is imported before a shape has earned a compile:
+- a shape is compiled only after COMPILE_AFTER_FRAMES frames *and* COMPILE_AFTER_SECONDS seconds of
+  it ran eagerly: single images and short clips never compile, and a clip long enough to start one
+  has already run about as long as the compile takes (so it loses at most about that much);
+- on CPU the compile runs in a background thread on a stand-in batch of the same shape while the
+  real frames keep flowing eagerly; the compiled graph takes over once it is ready. (CUDA compiles
+  in the calling thread: CUDA graphs are recorded per thread.) A process whose input ends during
+  a compile waits for it before exiting (cut short, Inductor aborted the process);
+- Inductor's on-disk cache lives under the repsr-video cache folder (TORCHINDUCTOR_CACHE_DIR unless
+  already set), so it survives reboots and a later run of the same shape compiles in a few seconds.
+COMPILE_AFTER_FRAMES = 0 compiles at the first call, in the calling thread (tests, benchmarks).
 """
+
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
 from .eager import EagerBackend
 
 COMPILE_AFTER_FRAMES = 48
+COMPILE_AFTER_SECONDS = 8.0  # eager seconds on one shape before its compile starts (see module docstring)
 
 _compiled_graphs = 0  # process-wide: Dynamo's recompile limit counts per code object, shared by all engines
 
 
+@contextmanager
+def compiling_at_once() -> Iterator[None]:
+    """Within it, every new shape compiles at its first call, in the calling thread: for warm-ups of
+    benchmarks, which want the compiled speed measured rather than the policy."""
+    global COMPILE_AFTER_FRAMES
+    saved, COMPILE_AFTER_FRAMES = COMPILE_AFTER_FRAMES, 0
+    try:
+        yield
+    finally:
+        COMPILE_AFTER_FRAMES = saved
+
+
+def _configured_cxx() -> str | None:
+    """The C++ compiler Inductor will call: its config if already loaded (importing it costs
+    seconds), else $CXX; None means Inductor's default (g++)."""
+    config = sys.modules.get("torch._inductor.config")
+    if config is not None:
+        cxx = config.cpp.cxx
+        names = [c for c in (cxx if isinstance(cxx, tuple) else (cxx,)) if c]
+        return names[-1] if names else None
+    return os.environ.get("CXX") or None
+
+
 def compiler_problem(device: torch.device) -> str | None:
-    """Why torch.compile cannot work here (None when the toolchain looks present)."""
+    """Why torch.compile cannot work here (None when the toolchain looks present).
+
+    A cheap look (no Inductor import, no compiler run); a compiler that is present but broken shows
+    at the first compile, which then falls back to eager with a note.
+    """
     if device.type == "cpu":
-        try:
-            from torch._inductor.cpp_builder import get_cpp_compiler
-        except ImportError:  # a torch without this helper: look for a compiler ourselves
-            found = any(shutil.which(name) for name in ("g++", "c++", "clang++"))
-            return None if found else "torch.compile on CPU needs a C++ compiler (g++ or clang++), none was found"
-        try:
-            get_cpp_compiler()  # the compiler Inductor will use (CXX or its config), checked by Inductor itself
-        except Exception as error:  # noqa: BLE001 - any failure here means Inductor has no usable compiler
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            return f"torch.compile on CPU needs a working C++ compiler: {reason}"
-        return None
+        cxx = _configured_cxx()
+        if cxx is not None:
+            return None if shutil.which(cxx) else f"torch.compile on CPU needs a working C++ compiler: {cxx} was not found"
+        if any(shutil.which(name) for name in ("g++", "c++", "clang++")):
+            return None
+        return "torch.compile on CPU needs a C++ compiler (g++ or clang++), none was found"
     if device.type == "cuda":
         try:
             from torch.utils._triton import has_triton
@@ -57,14 +97,46 @@ def compiler_problem(device: torch.device) -> str | None:
     return f"torch.compile is not used on {device.type}"
 
 
+def inductor_cache_dir() -> Path:
+    """Where Inductor keeps compiled graphs for repsr-video (beside the TensorRT engines)."""
+    root = os.environ.get("REPSR_VIDEO_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "repsr-video"
+    )
+    return Path(root) / "inductor"
+
+
 def _recompile_limit() -> int:
     import torch._dynamo.config as dynamo_config
 
     return int(getattr(dynamo_config, "recompile_limit", getattr(dynamo_config, "cache_size_limit", 8)))
 
 
+class _Job:
+    """One shape's compile running in a background thread; `error` is set if it failed."""
+
+    def __init__(self, run, raw: torch.Tensor) -> None:
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        stand_in = torch.zeros_like(raw)  # same shape, dtype and device: what the graph is keyed on
+        # Not a daemon: a process that exited while Inductor was mid-compile aborted (SIGABRT,
+        # "terminate called without an active exception"), so exit waits for the compile instead.
+        self._thread = threading.Thread(target=self._work, args=(run, stand_in), name="repsr-compile", daemon=False)
+        self._thread.start()
+
+    def _work(self, run, stand_in: torch.Tensor) -> None:
+        start = time.perf_counter()
+        try:
+            run(stand_in)
+        except BaseException as error:  # noqa: BLE001 - reported by the backend in the calling thread
+            self.error = error
+        self.seconds = time.perf_counter() - start
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
 class CompiledBackend:
-    """Runs eagerly until a shape has been seen COMPILE_AFTER_FRAMES times, then compiled.
+    """Runs eagerly until a shape has earned a compile (see module docstring), then compiled.
 
     `note` records why compilation was abandoned (the engine reports it); after one failure every
     shape runs eagerly, so a broken toolchain costs one failed attempt, not one per shape.
@@ -78,6 +150,8 @@ class CompiledBackend:
         self.note = ""
         self.failed = False
         self._frames_seen: dict[tuple, int] = {}
+        self._eager_seconds: dict[tuple, float] = {}
+        self._jobs: dict[tuple, _Job] = {}
         self._compiled: dict[torch.dtype, object] = {}
         self._ready: set[tuple] = set()
 
@@ -89,41 +163,74 @@ class CompiledBackend:
 
     def _compile(self, dtype: torch.dtype):
         if dtype not in self._compiled:
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(inductor_cache_dir()))
             graph = self.eager.graphs[dtype]
-            if self.device.type == "cuda":
-                self._compiled[dtype] = torch.compile(graph, dynamic=False, mode="reduce-overhead")
-            else:
-                self._compiled[dtype] = torch.compile(graph, dynamic=False, options={"freezing": True})
+            mode = "reduce-overhead" if self.device.type == "cuda" else None
+            self._compiled[dtype] = torch.compile(graph, dynamic=False, mode=mode)
         return self._compiled[dtype]
 
-    def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _run_compiled(self, raw: torch.Tensor, compiling: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        compiled = self._compile(raw.dtype)
+        with torch.inference_mode():
+            if self.device.type == "cuda":
+                torch.compiler.cudagraph_mark_step_begin()
+                return compiled(raw)
+            if not compiling:
+                return compiled(raw)
+            import torch._inductor.config as inductor_config
+
+            with inductor_config.patch(freezing=True):  # read while compiling; see module docstring
+                return compiled(raw)
+
+    def _give_up(self, error: BaseException) -> None:
+        self.failed = True
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        self.note = f"torch.compile failed, running eagerly: {type(error).__name__}: {first_line}"
+
+    def _mark_ready(self, key: tuple) -> None:
         global _compiled_graphs
+        self._ready.add(key)
+        _compiled_graphs += 1
+
+    def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         key = (tuple(raw.shape), raw.dtype)
         if self.failed:
             return self.eager(raw)
-        if key not in self._ready:
-            seen = self._frames_seen.get(key, 0)
-            if seen < COMPILE_AFTER_FRAMES:
-                self._frames_seen[key] = seen + raw.shape[0]
+        if key in self._ready:
+            return self._run_compiled(raw, compiling=False)
+        job = self._jobs.get(key)
+        if job is not None and job.done():
+            del self._jobs[key]
+            if job.error is not None:
+                self._give_up(job.error)
                 return self.eager(raw)
+            self._mark_ready(key)
+            return self._run_compiled(raw, compiling=False)
+        if job is None and self._earned_compile(key):
             if _compiled_graphs >= _recompile_limit():
                 # Dynamo would fall back to eager itself beyond this, with a logged warning.
                 self.note = f"more than {_recompile_limit()} frame shapes in this process: further shapes run eagerly"
-                return self.eager(raw)
-        compiled = self._compile(raw.dtype)
+            elif COMPILE_AFTER_FRAMES == 0 or self.device.type == "cuda":
+                return self._compile_here(raw, key)
+            else:
+                self._jobs[key] = _Job(lambda stand_in: self._run_compiled(stand_in, compiling=True), raw)
+        start = time.perf_counter()
+        out = self.eager(raw)
+        self._frames_seen[key] = self._frames_seen.get(key, 0) + raw.shape[0]
+        self._eager_seconds[key] = self._eager_seconds.get(key, 0.0) + time.perf_counter() - start
+        return out
+
+    def _earned_compile(self, key: tuple) -> bool:
+        if COMPILE_AFTER_FRAMES == 0:
+            return True
+        frames, seconds = self._frames_seen.get(key, 0), self._eager_seconds.get(key, 0.0)
+        return frames >= COMPILE_AFTER_FRAMES and seconds >= COMPILE_AFTER_SECONDS
+
+    def _compile_here(self, raw: torch.Tensor, key: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         try:
-            with torch.inference_mode():
-                if self.device.type == "cuda":
-                    torch.compiler.cudagraph_mark_step_begin()
-                out = compiled(raw)
+            out = self._run_compiled(raw, compiling=True)
         except Exception as error:  # noqa: BLE001 - any compiler failure: record it and run eagerly
-            if key in self._ready:
-                raise  # it compiled and ran before: this is a real runtime error, not the toolchain
-            self.failed = True
-            first_line = str(error).splitlines()[0] if str(error) else ""
-            self.note = f"torch.compile failed, running eagerly: {type(error).__name__}: {first_line}"
+            self._give_up(error)
             return self.eager(raw)
-        if key not in self._ready:
-            self._ready.add(key)
-            _compiled_graphs += 1
+        self._mark_ready(key)
         return out
