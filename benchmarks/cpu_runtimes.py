@@ -224,6 +224,21 @@ def check_agreement(runners: dict[str, tuple[Runner, str]], frame: np.ndarray) -
     return "max |difference| from torch eager fp32, levels: " + ", ".join(parts)
 
 
+RATIOS = (("engine compile fp32", "openvino f32"), ("engine compile default", "openvino default"),
+          ("engine compile fp32", "torch eager fp32"))
+
+
+def ratio_table(table: list) -> str:
+    """Median over rounds of the per-round speed ratio: on a shared machine a busy moment slows both
+    runners of a round, so the ratio is steadier than either median."""
+    pairs = [(a, b) for a, b in RATIOS if all(a in row[3] and b in row[3] for row in table)]
+    lines = ["| net | " + " | ".join(f"{a} / {b}" for a, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
+    for label, _, _, rates, _ in table:
+        cells = [f"{statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)):.2f}x" for a, b in pairs]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
@@ -256,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, before, after, rates, _ in table:
         cells = [f"{statistics.median(rates[n]):.2f}" if n in rates else "-" for n in names]
         print(f"| {label} | {before:.1f}/{after:.1f} | " + " | ".join(cells) + " |")
+    print(ratio_table(table))
     print("ran as: " + "; ".join(f"{n} = {a}" for n, a in table[-1][4].items()))
     print("spread (min-max fps): " + "; ".join(
         f"{label.split()[0]} {n} {min(r[n]):.2f}-{max(r[n]):.2f}" for label, _, _, r, _ in table for n in r))
