@@ -182,7 +182,8 @@ class Engine:
         # Tiling: the halo is the net's reach (None: unknown, never tiled); tiles per frame size.
         self._halo = receptive_radius(net)
         self._tile_setting = tile
-        self._per_pixel = bytes_per_output_pixel(net.channels, net.scale)
+        # A foreign net tiles itself (interop/foreign.py); 64 channels only sizes its frames' host memory check.
+        self._per_pixel = bytes_per_output_pixel(net.channels if isinstance(net, SRNet) else 64, net.scale)
         self._tiles: dict[tuple[int, int], int] = {}
 
     # --- construction -------------------------------------------------------------------------
