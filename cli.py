@@ -82,18 +82,20 @@ def _presets_parser(sub: argparse.ArgumentParser) -> None:
 def _presets_command(args: argparse.Namespace) -> int:
     import json
 
-    from repsr_video.preset import installed_presets
+    from repsr_video.preset import default_preset, installed_presets
 
     presets = installed_presets()
     if args.json:
         print(json.dumps([p.summary() for p in presets], indent=2))
         return 0
-    table = Table(title="installed presets")
+    table = Table(title="installed presets", caption="default: what --scale N picks on a CPU and on a CUDA GPU")
     for column in ("name", "scale", "size", "PSNR-Y gain", "default", "description"):
         table.add_column(column)
+    defaults = {(p.scale, d): default_preset(p.scale, d).name for p in presets for d in ("cpu", "cuda")}
     for p in presets:
         gain = "-" if p.quality.mean_gain_db is None else f"{p.quality.mean_gain_db:+.2f} dB"
-        table.add_row(p.name, f"x{p.scale}", p.size, gain, "yes" if p.default else "", p.description)
+        where = ", ".join(d.upper() for d in ("cpu", "cuda") if defaults[(p.scale, d)] == p.name)
+        table.add_row(p.name, f"x{p.scale}", p.size, gain, where, p.description)
     Console().print(table)
     if not presets:
         console.print("no presets installed; train one with `repsr-video train`")
@@ -233,12 +235,22 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
     return EncodeSettings(**_given(args, fields), streams=streams)
 
 
+def _device_type(args: argparse.Namespace) -> str:
+    """The device type ("cpu" or "cuda") the engine will run on, for the device-aware default preset."""
+    device = getattr(args, "device", None) or "auto"
+    if device != "auto":
+        return device
+    import torch  # the engine, built next, needs it anyway
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _preset(args: argparse.Namespace) -> Preset:
     """The preset named by --preset, else the default one of --scale. --preset wins: a different --scale
     is ignored with a note (printed unless --quiet/--json)."""
     from repsr_video.preset import default_preset, load_preset
 
-    preset = load_preset(args.preset) if args.preset else default_preset(args.scale or DEFAULT_SCALE)
+    preset = load_preset(args.preset) if args.preset else default_preset(args.scale or DEFAULT_SCALE, _device_type(args))
     if args.preset and args.scale and args.scale != preset.scale and not (getattr(args, "quiet", False) or args.json):
         console.print(f"note: --scale {args.scale} ignored: preset {preset.name} upscales x{preset.scale}", markup=False)
     return preset
