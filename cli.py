@@ -460,7 +460,10 @@ class _UpscaleProgress:
                        f"({event.frames_resumed} frames) were done by an earlier run")
         if self.file_task is None:
             self.file_task = self.progress.add_task(event.path.name, total=event.frames_total, fps="", unit="frames")
-        fps = f"{event.frames_done / event.seconds:.1f} fps" if event.seconds > 0 else ""
+        fresh = event.frames_done - (event.frames_resumed if isinstance(event, JobProgress) else 0)
+        fps = f"{fresh / event.seconds:.1f} fps" if event.seconds > 0 else ""
+        if isinstance(event, JobProgress) and event.segments_total > 1:
+            fps += f"{', ' if fps else ''}{event.segments_done}/{event.segments_total} segments"
         total = max(event.frames_total or 0, event.frames_done) or None
         self.progress.update(self.file_task, completed=event.frames_done, total=total, fps=fps)
 
