@@ -45,8 +45,13 @@ from .backends.graph import COMPUTE_DTYPES, WIRE_DTYPES, FrameGraph, Residual, R
 from .budget import OomRetry, bytes_per_output_pixel, check_host_room, choose_tile, default_budget
 from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName, cuda_index, is_device_name
 from .errors import EngineError
+from .interop.foreign import ForeignNet
 from .network import SRNet
 from .tiling import receptive_radius, upscale_tiled, window_shape
+
+# What the engine runs: our deploy net (its global skip added in fp32), or a foreign architecture
+# that spandrel builds (the whole image in the compute precision, eager or compiled, never TensorRT).
+DeployNet = SRNet | ForeignNet
 
 # Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed convolutions up
 # there (compiled bf16 M4C16 x2 at 640x360 on 2 cores: 15 frames/s at batch 1, 11 at batch 2) and
@@ -158,11 +163,12 @@ class Engine:
     """Upscales batches of frames. Attributes: scale, batch, device, backend, precision, notes."""
 
     def __init__(
-        self, net: SRNet, device: torch.device, backend: str, batch: int, precision: PrecisionName, key: str,
+        self, net: DeployNet, device: torch.device, backend: str, batch: int, precision: PrecisionName, key: str,
         tile: int | None = None,
     ) -> None:
         self.scale = net.scale
         self.weights_key = key  # which weights (a preset's SHA-256): saved job state is matched on it
+        self._skip = isinstance(net, SRNet)  # a foreign net computes the whole image itself
         self.precision = precision
         self._oom = OomRetry(self._run_tiled, batch)  # owns the batch size: halves it on CUDA out-of-memory
         self._device = device
@@ -188,22 +194,27 @@ class Engine:
 
     # --- construction -------------------------------------------------------------------------
 
-    def _prepare(self, net: SRNet, dtype: torch.dtype) -> Residual:
-        residual = Residual(copy.deepcopy(net)).eval().requires_grad_(False)
+    def _prepare(self, net: DeployNet, dtype: torch.dtype) -> Residual | ForeignNet:
+        module = Residual(copy.deepcopy(net)) if isinstance(net, SRNet) else copy.deepcopy(net)
+        residual = module.eval().requires_grad_(False)
         # Module.to takes memory_format at run time; torch's type stubs leave it out.
         return residual.to(device=self._device, dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def _graph(self, residual: ResidualFn, compute_dtype: torch.dtype, wire_dtype: torch.dtype) -> FrameGraph:
         full_scale = next(scale for dtype, scale in WIRE_DTYPES.values() if dtype == wire_dtype)
-        return FrameGraph(residual, self.scale, compute_dtype, wire_dtype, full_scale)
+        return FrameGraph(residual, self.scale, compute_dtype, wire_dtype, full_scale, skip=self._skip)
 
     def _graphs(self, residual: ResidualFn, compute_dtype: torch.dtype) -> dict[torch.dtype, FrameGraph]:
         return {wire: self._graph(residual, compute_dtype, wire) for wire, _ in WIRE_DTYPES.values()}
 
-    def _make_runner(self, backend: str, net: SRNet, compute_dtype: torch.dtype, key: str) -> Backend:
+    def _make_runner(self, backend: str, net: DeployNet, compute_dtype: torch.dtype, key: str) -> Backend:
         eager = EagerBackend(self._graphs(self._residual, compute_dtype))
         if backend == "eager":
             return eager
+        if isinstance(net, ForeignNet):
+            if backend == "tensorrt":
+                raise EngineError(f"backend 'tensorrt' runs RepSR presets only, not {net.arch_id} (spandrel); use compile")
+            backend = "compile"
         if backend == "tensorrt" and self._device.type != "cuda":
             raise EngineError("backend 'tensorrt' needs device 'cuda' (TensorRT runs on NVIDIA GPUs only)")
         compile_problem = compiler_problem(self._device)
@@ -345,7 +356,7 @@ def _resolve_batch(settings: EngineSettings, device: torch.device) -> int:
 
 
 def create_engine_for_network(
-    net: SRNet, settings: EngineSettings, *, key: str | None = None, precision: PrecisionName | None = None
+    net: DeployNet, settings: EngineSettings, *, key: str | None = None, precision: PrecisionName | None = None
 ) -> Engine:
     """An engine for a bare deploy net (tests, benchmarks, training evaluation).
 
@@ -362,10 +373,21 @@ def create_engine_for_network(
         device,
         settings.backend,
         _resolve_batch(settings, device),
-        precision or default_precision(device),
+        _net_precision(net, precision, device),
         key or network_key(net),
         tile=settings.tile,
     )
+
+
+def _net_precision(net: DeployNet, asked: PrecisionName | None, device: torch.device) -> PrecisionName:
+    """The asked precision, else the device's default; fp32 where a foreign net does not support
+    that default (spandrel says per architecture), an error where it does not support the asked one."""
+    chosen = asked or default_precision(device)
+    if isinstance(net, ForeignNet) and chosen not in net.precisions:
+        if asked is not None:
+            raise EngineError(f"{net.arch_id} does not run in {asked} (spandrel); choose one of {', '.join(net.precisions)}")
+        return "fp32"
+    return chosen
 
 
 def create_engine(preset, settings: EngineSettings | None = None) -> Engine:

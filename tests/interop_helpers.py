@@ -71,3 +71,14 @@ def random_esrgan(scale: int, features: int = 8, blocks: int = 1, seed: int = 0)
 
     torch.manual_seed(seed)
     return ESRGAN(in_nc=3, out_nc=3, num_filters=features, num_blocks=blocks, scale=scale).eval()
+
+
+def tame(model, gain: float = 0.02):
+    """Scale a random net's last conv so its output sits around 0.5 with visible structure (random
+    SPAN weights put most values far outside [0, 1], where clamping would hide every difference)."""
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight.mul_(gain)
+        if last.bias is not None:
+            last.bias.fill_(0.5)
+    return model

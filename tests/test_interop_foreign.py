@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from interop_helpers import photo, random_esrgan, random_span, spandrel_or_skip, to_float
-from repsr_video.errors import InputError, PresetError
+from interop_helpers import max_level_diff, photo, random_esrgan, random_span, spandrel_or_skip, tame, to_float, to_uint8
+from repsr_video.backends import compiled
+from repsr_video.engine import EngineSettings, create_engine_for_network
+from repsr_video.errors import EngineError, InputError, PresetError
 from repsr_video.interop.foreign import ForeignNet, _tile_spans, load_descriptor
 from repsr_video.interop.importer import import_model
 from repsr_video.preset import load_preset, read_preset
@@ -111,3 +114,63 @@ def test_descriptor_errors_name_the_file(tmp_path):
 
 def test_precisions_follow_spandrel(span_preset):
     assert span_preset.build_network().precisions == ("fp32", "bf16", "fp16")
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tamed_span(tmp_path_factory):
+    root = tmp_path_factory.mktemp("span")
+    model = tame(random_span(2, seed=3))
+    torch.save(model.state_dict(), root / "span.pth")
+    return model, import_model(root / "span.pth", name="span", out_dir=root / "presets")
+
+
+@pytest.mark.parametrize(("backend", "precision", "limit"), [
+    ("eager", "fp32", 1), ("eager", "bf16", 4), ("eager", "fp16", 2), ("compile", "fp32", 1), ("compile", "bf16", 4),
+])
+def test_engine_runs_a_foreign_preset(tamed_span, monkeypatch, backend, precision, limit):
+    """The whole net in the engine's precision, eager or compiled, against spandrel's fp32 forward."""
+    if backend == "compile":
+        problem = compiled.compiler_problem(torch.device("cpu"))
+        if problem:
+            pytest.skip(f"no C++ compiler for torch.compile: {problem}")
+        monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)  # compile at the first call
+    model, preset = tamed_span
+    frames = np.concatenate([photo(40, 56), photo(40, 56, "coffee")])
+    with torch.no_grad():
+        reference = to_uint8(model(to_float(frames)))
+    engine = create_engine_for_network(preset.build_network(), EngineSettings(device="cpu", backend=backend), precision=precision)
+    outputs = [engine.upscale(frames) for _ in range(2)]
+    assert engine.backend == backend and engine.precision == precision, engine.notes
+    if backend == "compile":
+        assert engine._runner._ready, "nothing was compiled"
+    assert all(max_level_diff(out, reference) <= limit for out in outputs)
+
+
+def test_engine_refuses_tensorrt_and_unsupported_precisions(tamed_span):
+    _, preset = tamed_span
+    with pytest.raises(EngineError, match="'tensorrt' runs RepSR presets only, not SPAN"):
+        create_engine_for_network(preset.build_network(), EngineSettings(device="cpu", backend="tensorrt"))
+    net = preset.build_network()
+    net.precisions = ("fp32",)  # as for an architecture spandrel marks without half-precision support
+    assert create_engine_for_network(net, EngineSettings(device="cpu", backend="eager")).precision == "fp32"
+    with pytest.raises(EngineError, match="SPAN does not run in bf16"):
+        create_engine_for_network(net, EngineSettings(device="cpu", backend="eager"), precision="bf16")
+
+
+def test_cli_upscales_an_image_with_a_foreign_preset(tamed_span, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from repsr_video.cli import main
+
+    model, preset = tamed_span
+    monkeypatch.setenv("REPSR_VIDEO_PRESETS", str(preset.path.parent))
+    frames = photo(36, 44, "chelsea")
+    Image.fromarray(frames[0]).save(tmp_path / "in.png")
+    assert main([str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--preset", "span", "--device", "cpu", "--quiet"]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png").convert("RGB"))
+    with torch.no_grad():
+        reference = to_uint8(model(to_float(frames)))[0]
+    assert max_level_diff(out, reference) <= 4  # the default precision: bf16 on CPUs with bf16 instructions

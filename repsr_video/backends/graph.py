@@ -67,6 +67,8 @@ class FrameGraph(nn.Module):
     (a Residual module, or a TensorRT/compiled module of one). The skip connection and the
     conversions run in fp32. The flag is False when the low-precision residual overflowed, so the
     engine can recompute that batch in fp32 instead of writing NaN (black) pixels.
+    With skip=False, `residual` computes the whole image (a foreign net, which has no separate skip:
+    repsr_video/interop/foreign.py) and nothing is added to it.
     """
 
     def __init__(
@@ -76,9 +78,11 @@ class FrameGraph(nn.Module):
         compute_dtype: torch.dtype,
         wire_dtype: torch.dtype,
         full_scale: float,
+        skip: bool = True,
     ) -> None:
         super().__init__()
         self.residual = residual
+        self.skip = skip
         self.scale = scale
         self.compute_dtype = compute_dtype
         self.wire_dtype = wire_dtype
@@ -88,7 +92,7 @@ class FrameGraph(nn.Module):
         x = to_float(raw, self.full_scale)
         residual = self.residual(x.to(self.compute_dtype)).float()
         finite = torch.isfinite(residual).all()
-        image = residual + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        image = residual + F.interpolate(x, scale_factor=self.scale, mode="nearest") if self.skip else residual
         return to_wire(image, self.wire_dtype, self.full_scale), finite
 
 

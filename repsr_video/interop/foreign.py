@@ -48,6 +48,7 @@ class ForeignNet(nn.Module):
     def __init__(self, descriptor, arch_id: str, tiled: bool, tile: int = TILE, margin: int = MARGIN) -> None:
         super().__init__()
         self.model = descriptor.model
+        _settle(self.model)
         self.scale: int = descriptor.scale
         self.arch_id = arch_id
         self.size_requirements = descriptor.size_requirements
@@ -57,6 +58,8 @@ class ForeignNet(nn.Module):
         self.tiled = tiled
         self.tile = tile
         self.margin = margin
+        # the widest feature map, for the engine's memory estimate (budget.bytes_per_output_pixel)
+        self.channels = max((m.out_channels for m in self.model.modules() if isinstance(m, nn.Conv2d)), default=64)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -80,6 +83,30 @@ class ForeignNet(nn.Module):
                     :, :, (y_from - y0) * s : (y_to - y0) * s, (x_from - x0) * s : (x_to - x0) * s
                 ]
         return out
+
+
+def _no_op() -> None:
+    pass
+
+
+def _settle(model: nn.Module) -> None:
+    """Make the forward pass read-only where spandrel's architecture would rewrite its weights.
+
+    SPAN's Conv3XC re-merges its three branches into `eval_conv` on every eval forward and assigns the
+    result to the weights in place; compiled graphs cannot follow that (the second call fails on the
+    weights' strides), and it costs the merge on every frame. The merge depends on the weights only:
+    do it once, here, in fp32, and skip it from then on.
+    """
+    import importlib
+
+    try:
+        conv3xc = importlib.import_module("spandrel.architectures.SPAN.__arch.span").Conv3XC
+    except (ImportError, AttributeError):  # another spandrel layout: nothing known to settle
+        return
+    for module in model.modules():
+        if isinstance(module, conv3xc):
+            module.update_params()
+            module.update_params = _no_op
 
 
 def load_descriptor(state: dict[str, torch.Tensor], source: Path, error: type[RepsrError] = InputError):
