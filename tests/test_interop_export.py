@@ -130,3 +130,29 @@ def test_cli_export(imported, tmp_path, capsys):
     assert f"wrote {out}" in err and "max difference 0 level(s)" in err
     assert main(["export", str(preset.path), "--format", "compact", "-o", str(out)]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_cli_round_trip_import_upscale_export(tmp_path, capsys):
+    """A community Compact file -> `import` -> `upscale` -> `export` ONNX and Compact: every step
+    reproduces the original model (the upscale at the CLI's default precision, within bf16 rounding)."""
+    pytest.importorskip("onnxscript", reason="the ONNX exporter needs onnxscript (interop extra)")
+    from PIL import Image
+
+    from repsr_video.cli import main
+    from repsr_video.interop.onnx_export import onnx_upscale
+
+    compact = random_compact(2, features=8, convs=2, seed=11)
+    torch.save({"params": compact.state_dict()}, tmp_path / "2x_community.pth")
+    frames = photo(40, 48, "rocket")
+    with torch.no_grad():
+        reference = to_uint8(compact(to_float(frames)))
+    Image.fromarray(frames[0]).save(tmp_path / "in.png")
+    assert main(["import", str(tmp_path / "2x_community.pth"), "--name", "community"]) == 0
+    assert main([str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--preset", "community", "--device", "cpu", "--quiet"]) == 0
+    assert max_level_diff(np.asarray(Image.open(tmp_path / "out.png").convert("RGB"))[None], reference) <= 4
+    assert main(["export", "community", "--format", "onnx", "-o", str(tmp_path / "community.onnx")]) == 0
+    assert main(["export", "community", "--format", "compact", "-o", str(tmp_path / "back.pth")]) == 0
+    assert "max difference" in capsys.readouterr().err
+    assert max_level_diff(onnx_upscale(tmp_path / "community.onnx", frames), reference) <= 1
+    back = read_model_file(tmp_path / "back.pth").state
+    assert all(torch.equal(back[k], v) for k, v in compact.state_dict().items())
