@@ -128,6 +128,7 @@ def check_host_room(frames_in_flight: int, height: int, width: int, scale: int, 
         raise EngineError(
             f"a {width}x{height} frame upscaled x{scale} needs {pixels / _GB:.1f} GB of memory for its pixels "
             f"and {working / _GB:.1f} GB to work in, but {free / _GB:.1f} GB is available"
+            + ("; smaller tiles (--tile N) need less" if working > pixels else "")
         )
 
 
