@@ -328,8 +328,8 @@ def _scan() -> tuple[dict[str, Preset], dict[str, PresetError]]:
                 broken.setdefault(toml.stem, error)
                 continue
             found.setdefault(preset.name, preset)
-    for error in broken.values():  # one bad file must not disable the tool: skip it, say so once
-        warnings.warn(f"{error} (preset skipped)", PresetWarning, stacklevel=3)
+    for problem in broken.values():  # one bad file must not disable the tool: skip it, say so once
+        warnings.warn(f"{problem} (preset skipped)", PresetWarning, stacklevel=3)
     return found, broken
 
 
