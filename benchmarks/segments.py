@@ -133,8 +133,61 @@ def measure(args: argparse.Namespace) -> None:
                 )
             )
         _print(args, rows)
+        print(overhead(args.clip, args.codec))
+        print(cut_cost(args.clip, args.segment))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _Nearest:
+    """A trivial upscaler: isolates what segments add (index, segment file, join) from the model's cost."""
+
+    scale, batch = 2, 4
+
+    def upscale(self, frames: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2)
+
+
+def overhead(clip: Path, codec: str) -> str:
+    """What the segmented path adds to a one-segment run: the index pass and the join (remux) pass."""
+    from repsr_video.jobs import JobSettings, run_job
+    from repsr_video.jobs.index import index_video
+    from repsr_video.output_plan import EncodeSettings
+
+    start = time.perf_counter()
+    index_video(clip)
+    t_index = time.perf_counter() - start
+    marks: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        run_job(
+            clip,
+            Path(folder) / "one.mkv",
+            engine=_Nearest(),
+            encode=EncodeSettings(codec=codec),
+            job=JobSettings(segment_seconds=1e6),
+            progress=lambda e: marks.append(time.perf_counter()),
+        )
+        end = time.perf_counter()
+    t_join = end - marks[-1]  # from the segment's marker to the published output
+    return (
+        f"one-segment overhead on this clip: index {t_index * 1000:.0f} ms, join + publish {t_join * 1000:.0f} ms "
+        f"(whole run with a trivial upscaler: {end - start:.1f} s)"
+    )
+
+
+def cut_cost(clip: Path, segment: float) -> str:
+    """Output size with --segment SECONDS against one segment (libx264 defaults): what the extra IDR frames cost."""
+    from repsr_video.jobs import JobSettings, run_job
+
+    sizes = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for seconds in (1e6, segment):
+            out = Path(folder) / f"{seconds}.mkv"
+            result = run_job(clip, out, engine=_Nearest(), job=JobSettings(segment_seconds=seconds))
+            sizes[seconds] = (out.stat().st_size, result.segments)
+    (one, _), (cut, count) = sizes[1e6], sizes[segment]
+    return f"libx264 output size, {count} segments vs 1: {cut / one - 1:+.2%} ({cut} vs {one} bytes)"
 
 
 def _row(name: str, seconds: float, facts: dict, work: str, check: str) -> tuple[str, str, str, str, str]:
