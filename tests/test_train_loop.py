@@ -126,6 +126,7 @@ def test_train_command_end_to_end_makes_a_loadable_preset(tmp_path, capsys):
     code = main(["train", "--data", str(data), "--scale", "2", "--name", "mini", "--size", "M1C4",
                  "--iters", "30", "--batch-size", "4", "--patch", "24", "--out", str(out), "--quiet", "--lr", "2e-3"])
     assert code == 0
+    assert f"use it: repsr-video INPUT OUTPUT --preset {out / 'mini.toml'}" in capsys.readouterr().err
     preset = load_preset(out / "mini.toml")
     assert (preset.scale, preset.size) == (2, "M1C4")
     assert preset.recipe["norm"] == "bn" and preset.recipe["iterations"] == 30

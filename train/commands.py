@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.progress import TaskID
 
     from repsr_video.train.loop import Event
@@ -130,7 +132,19 @@ def train_command(args: argparse.Namespace) -> int:
         f"preset {result.preset_path}: mean PSNR-Y gain {e.mean_gain:+.2f} dB over bicubic (worst {e.worst_gain:+.2f}), "
         f"SSIM-Y {e.mean_ssim:.4f}; merge error {result.merge_error:.2g}; {result.its_per_s:.2f} it/s; "
         f"report {result.report_path}", markup=False, highlight=False, soft_wrap=True)
+    console.print(_how_to_use(result.preset_path), markup=False, highlight=False, soft_wrap=True)
     return 0
+
+
+def _how_to_use(path: Path) -> str:
+    """The upscale command for the new preset: by name where `--preset NAME` finds it, else by path."""
+    from repsr_video.preset import user_presets_dir
+
+    folder = user_presets_dir()
+    if path.resolve().parent == folder.resolve():
+        return f"use it: repsr-video INPUT OUTPUT --preset {path.stem}"
+    return (f"use it: repsr-video INPUT OUTPUT --preset {path} "
+            f"(or copy {path.name} and {path.stem}.safetensors into {folder} to use --preset {path.stem})")
 
 
 def eval_parser(sub: argparse.ArgumentParser) -> None:
