@@ -8,7 +8,7 @@ The colour matrix and range (and the policy for untagged input) come from repsr_
 
 Timestamps are FFmpeg's best-effort ones (repsr_video.timestamps), so a file without pts (AVI with
 B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures and
-alpha is not read; both are said in a note.
+alpha is not read; the output plan says both in a note (`VideoInfo.interlaced`, `pix_fmt`).
 
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
@@ -82,17 +82,6 @@ class Source:
     metadata: dict[str, str]  # container tags
 
 
-def _layout_notes(path: Path, first: av.VideoFrame) -> list[str]:
-    """Notes for what the upscaled output does not carry over: interlacing and alpha."""
-    notes = []
-    if first.interlaced_frame:
-        notes.append(f"{path}: the video is interlaced; its frames are upscaled as progressive pictures (combing is kept "
-                     "and the output is marked progressive): deinterlace first, e.g. ffmpeg -vf bwdif")
-    if first.format.name.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya")):
-        notes.append(f"{path}: the video has an alpha channel ({first.format.name}), which is dropped: the output is opaque")
-    return notes
-
-
 class VideoDecoder:
     """Decode the video stream of `path` into FrameBatch items; other streams' packets come as PacketGroup.
 
@@ -118,7 +107,6 @@ class VideoDecoder:
             self._items = self._demux_decode()
             first = self._peek_first_frame()
             self.info = self._read_info(first)
-            self.report.warnings.extend(_layout_notes(self.path, first))
             self.source = Source(self.path, self.info, self.stream, self.copied_streams,
                                  tuple(self.container.chapters()), dict(self.container.metadata))
             self._src_color = conversion_args(self.info.color, "src")
@@ -206,6 +194,7 @@ class VideoDecoder:
             rotation=int(first.rotation or 0),
             color=color,
             sample_aspect_ratio=Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None,
+            interlaced=bool(first.interlaced_frame),
         )
 
     def _estimate_frames(self, rate) -> int | None:

@@ -43,6 +43,7 @@ class VideoInfo:
     rotation: int  # counter-clockwise degrees from the display matrix (0 if none)
     color: ColorInfo
     sample_aspect_ratio: Fraction | None = None
+    interlaced: bool = False  # the first frame is interlaced (the output is written progressive, with a note)
 
     @property
     def high_bit_depth(self) -> bool:

@@ -139,6 +139,17 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
     return (width % 2 == 0 or fmt.chroma_width(2) == 2) and (height % 2 == 0 or fmt.chroma_height(2) == 2)
 
 
+def _layout_notes(info: VideoInfo) -> list[str]:
+    """What the upscaled output does not carry over: interlacing and alpha."""
+    notes = []
+    if info.interlaced:
+        notes.append("the video is interlaced; its frames are upscaled as progressive pictures (combing is kept and the "
+                     "output is marked progressive): deinterlace first, e.g. ffmpeg -vf bwdif")
+    if info.pix_fmt.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya")):
+        notes.append(f"the video has an alpha channel ({info.pix_fmt}), which is dropped: the output is opaque")
+    return notes
+
+
 def _player_layout(codec: av.Codec, info: VideoInfo, fmt: str, notes: list[str]) -> tuple[str, bool]:
     """(chroma, deep) for .mp4/.mov/.webm: 4:2:0, 10-bit only where players decode it; a note per change."""
     chroma, deep = _chroma(info.pix_fmt), info.bit_depth > 8
@@ -239,7 +250,7 @@ def plan_output(
         stream_plans = tuple(plan_streams(streams, fmt, _supported_codecs(fmt), settings.streams))
     except OutputError as error:
         raise OutputError(f"{path}: {error}") from None
-    notes: list[str] = [p.note for p in stream_plans if p.note]
+    notes: list[str] = [*_layout_notes(info), *(p.note for p in stream_plans if p.note)]
     width, height = info.width * scale, info.height * scale
     name = settings.codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
     name = CODEC_ALIASES.get(name, name)

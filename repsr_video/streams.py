@@ -60,9 +60,10 @@ class StreamPlan:
 
 
 def codec_name(stream: av.stream.Stream) -> str:
+    """The codec's FFmpeg name (mp3, not the decoder's mp3float), which muxers' codec lists use."""
     ctx = stream.codec_context
     if ctx is not None:
-        return ctx.name
+        return ctx.codec.canonical_name
     return getattr(stream, "codec_name", None) or stream.type
 
 

@@ -222,3 +222,11 @@ def test_ffmpeg_encoder_keeps_timing_streams_tags_and_rotation(tmp_path):
         assert (ctx.colorspace, ctx.color_range, ctx.color_primaries, ctx.color_trc) == (1, 1, 1, 1)
         assert next(inp.decode(video=0)).rotation == 90
         assert inp.metadata.get("title") == "kept"
+
+
+def test_alpha_and_interlacing_are_said(tmp_path):
+    alpha = plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="yuva420p"))
+    assert alpha.pix_fmt == "yuv420p" and any("alpha channel (yuva420p)" in n and "opaque" in n for n in alpha.notes)
+    fields = plan(tmp_path, "out.mkv", info=replace(SD, interlaced=True))
+    assert len(fields.notes) == 1 and "interlaced" in fields.notes[0] and "bwdif" in fields.notes[0]
+    assert plan(tmp_path, "out.mkv").notes == []
