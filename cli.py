@@ -511,7 +511,8 @@ def _upscale(
         from repsr_video.folder import upscale_folder
 
         return upscale_folder(source, target, engine, encode=encode, overwrite=args.overwrite,
-                              progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done)
+                              progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done,
+                              job=_job_settings(args), factory=_factory(args, _preset(args)))
     if is_image(source):
         return [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
     from repsr_video.pipeline import upscale_video

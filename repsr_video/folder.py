@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repsr_video.errors import InputError, OutputError, RepsrError
 from repsr_video.images import upscale_image
@@ -21,6 +22,10 @@ from repsr_video.media import is_image, is_video
 from repsr_video.output import FileResult
 from repsr_video.output_plan import CONTAINERS, EncodeSettings
 from repsr_video.pipeline import ProgressCallback, Upscaler, upscale_video
+
+if TYPE_CHECKING:
+    from repsr_video.jobs.runner import JobSettings
+    from repsr_video.jobs.work import EngineFactory
 
 
 def find_media(folder: Path, exclude: Path | None = None) -> list[Path]:
@@ -85,8 +90,12 @@ def upscale_folder(
     progress: ProgressCallback | None = None,
     on_file_start: Callable[[int, int, Path], None] | None = None,
     on_file_done: Callable[[FileResult], None] | None = None,
+    job: JobSettings | None = None,
+    factory: EngineFactory | None = None,
 ) -> list[FileResult]:
     """Process the folder; returns one FileResult per media file found (done, skipped or failed).
+
+    `job` and `factory` go to each video's `upscale_video` (segments, workers, Ray, time range).
 
     Raises before any work when the folders are unusable or two inputs would share an output name.
     """
@@ -99,7 +108,7 @@ def upscale_folder(
         if target.exists() and not overwrite:
             result = FileResult(path, target, "skipped", error="output exists (pass --overwrite to replace)")
         else:
-            result = _one(path, target, engine, encode, overwrite, progress)
+            result = _one(path, target, engine, encode, overwrite, progress, job, factory)
         results.append(result)
         if on_file_done:
             on_file_done(result)
@@ -112,12 +121,20 @@ def count_results(results: list[FileResult]) -> dict[str, int]:
 
 
 def _one(
-    path: Path, target: Path, engine: Upscaler, encode: EncodeSettings, overwrite: bool, progress: ProgressCallback | None
+    path: Path,
+    target: Path,
+    engine: Upscaler,
+    encode: EncodeSettings,
+    overwrite: bool,
+    progress: ProgressCallback | None,
+    job: JobSettings | None = None,
+    factory: EngineFactory | None = None,
 ) -> FileResult:
     try:
         if is_image(path):
             return upscale_image(path, target, engine, overwrite=overwrite, progress=progress)
-        return upscale_video(path, target, engine, encode=encode, overwrite=overwrite, progress=progress)
+        return upscale_video(path, target, engine, encode=encode, overwrite=overwrite, progress=progress, job=job,
+                             factory=factory)
     except RepsrError as error:
         return FileResult(path, target, "failed", error=str(error))
     except Exception as error:  # one broken file must not stop the others; the message keeps the cause

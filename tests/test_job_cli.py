@@ -117,3 +117,11 @@ def test_library_and_cli_runs_share_saved_work(tiny_preset):
     fingerprint = PresetEngine(str(tiny_preset.path), settings).fingerprint()
     assert engine_fingerprint(create_engine(tiny_preset, settings)) == fingerprint
     assert fingerprint["weights_sha256"] == tiny_preset.sha256
+
+
+def test_folder_videos_take_the_job_options(run, clip, tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    clip.rename(folder / "in.mkv")
+    assert run(folder, tmp_path / "big", "-t", "1", "--segment", "0.4", "--workers", "2") == 0
+    assert decoded(tmp_path / "big" / "in.mkv")[0] == [40 * i for i in range(25)]

@@ -11,7 +11,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -224,6 +224,8 @@ def _execute(
     events: Events,
     queue_size: int = 3,
 ) -> None:
+    if len(tasks) == 1 and engine is not None and not job.ray_address:
+        job = replace(job, workers=1, devices=job.devices[:1])  # one segment: no process start-up for it
     if job.ray_address and factory is not None:
         from repsr_video.jobs.ray_runner import run_on_ray
 
