@@ -3,6 +3,7 @@ background while frames flow eagerly, weights really frozen, failures in the bac
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -101,6 +102,27 @@ def test_a_failing_background_compile_falls_back_with_a_note(monkeypatch):
         time.sleep(0.02)
     assert engine.backend == "eager"
     assert any("C++ compile error" in note for note in engine.notes)
+
+
+def test_a_process_that_ends_during_a_background_compile_exits_cleanly(tmp_path):
+    """Exiting mid-compile aborted the process (SIGABRT) before compiles were cancelled at exit."""
+    _needs_compiler()
+    code = (
+        "import numpy as np\n"
+        "from repsr_video.backends import compiled\n"
+        "from repsr_video.engine import EngineSettings, create_engine_for_network\n"
+        "from repsr_video.network import SRNet\n"
+        "compiled.COMPILE_AFTER_FRAMES, compiled.COMPILE_AFTER_SECONDS = 1, 0.0\n"
+        "engine = create_engine_for_network(SRNet(2, 2, 8).eval(), EngineSettings(device='cpu', backend='compile'))\n"
+        "for _ in range(3):\n"
+        "    engine.upscale(np.zeros((1, 24, 24, 3), np.uint8))\n"
+        "print('jobs running at exit:', len(compiled._running))\n"
+    )
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path)}  # cold: the compile is still running at exit
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "terminate called" not in done.stderr
+    assert "jobs running at exit: 1" in done.stdout
 
 
 def test_inductor_cache_follows_the_repsr_cache_folder(monkeypatch, tmp_path):

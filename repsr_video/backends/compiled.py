@@ -22,7 +22,7 @@ seconds, so nothing of it is imported before a shape has earned a compile:
 - on CPU the compile runs in a background thread on a stand-in batch of the same shape while the
   real frames keep flowing eagerly; the compiled graph takes over once it is ready. (CUDA compiles
   in the calling thread: CUDA graphs are recorded per thread.) A process whose input ends during
-  a compile waits for it before exiting (cut short, Inductor aborted the process);
+  a compile cancels it (an exception raised in its thread) and waits only for that;
 - Inductor's on-disk cache lives under the repsr-video cache folder (TORCHINDUCTOR_CACHE_DIR unless
   already set), so it survives reboots and a later run of the same shape compiles in a few seconds.
 COMPILE_AFTER_FRAMES = 0 compiles at the first call, in the calling thread (tests, benchmarks).
@@ -45,7 +45,10 @@ import torch
 from .eager import EagerBackend
 
 COMPILE_AFTER_FRAMES = 48
-COMPILE_AFTER_SECONDS = 8.0  # eager seconds on one shape before its compile starts (see module docstring)
+# Eager seconds on one shape before its compile starts: about what a compile costs on a busy 2-core
+# CPU (M4C16 x2 640x360: 9 s with a warm Inductor cache, 23 s cold; benchmarks/startup.py), so a
+# stream that stops right after its compile started has lost at most about what it had run.
+COMPILE_AFTER_SECONDS = 15.0
 
 _compiled_graphs = 0  # process-wide: Dynamo's recompile limit counts per code object, shared by all engines
 
@@ -111,16 +114,42 @@ def _recompile_limit() -> int:
     return int(getattr(dynamo_config, "recompile_limit", getattr(dynamo_config, "cache_size_limit", 8)))
 
 
+class _Cancelled(BaseException):
+    """Raised inside a compile thread whose result nobody will use: the process is exiting.
+    A BaseException, so that Inductor's own `except Exception` handlers let it through."""
+
+
+_running: set[_Job] = set()
+_exit_hook_registered = False
+
+
+def _cancel_running_jobs() -> None:
+    for job in list(_running):
+        job.cancel()
+
+
 class _Job:
-    """One shape's compile running in a background thread; `error` is set if it failed."""
+    """One shape's compile running in a background thread; `error` is set if it failed.
+
+    The thread is not a daemon: a process that exited while Inductor was mid-compile aborted
+    (SIGABRT, "terminate called without an active exception"). Instead, when the process exits
+    (the input is done), the compile is cancelled: `_Cancelled` is raised in its thread at its next
+    Python instruction, and the exit waits only for that (at most the C++ compiler run under way).
+    """
 
     def __init__(self, run, raw: torch.Tensor) -> None:
+        global _exit_hook_registered
         self.error: BaseException | None = None
         self.seconds = 0.0
         stand_in = torch.zeros_like(raw)  # same shape, dtype and device: what the graph is keyed on
-        # Not a daemon: a process that exited while Inductor was mid-compile aborted (SIGABRT,
-        # "terminate called without an active exception"), so exit waits for the compile instead.
+        if not _exit_hook_registered:
+            # Runs when the main thread ends, before Python joins the remaining non-daemon threads.
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                register(_cancel_running_jobs)
+            _exit_hook_registered = True
         self._thread = threading.Thread(target=self._work, args=(run, stand_in), name="repsr-compile", daemon=False)
+        _running.add(self)
         self._thread.start()
 
     def _work(self, run, stand_in: torch.Tensor) -> None:
@@ -129,7 +158,16 @@ class _Job:
             run(stand_in)
         except BaseException as error:  # noqa: BLE001 - reported by the backend in the calling thread
             self.error = error
+        finally:
+            _running.discard(self)
         self.seconds = time.perf_counter() - start
+
+    def cancel(self) -> None:
+        ident = self._thread.ident
+        if ident is not None and self._thread.is_alive():
+            import ctypes
+
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_Cancelled))
 
     def done(self) -> bool:
         return not self._thread.is_alive()
