@@ -17,8 +17,9 @@ it benchmarks kernels for minutes per shape, for conv layers that cuDNN already 
 A compile is not free (benchmarks/startup.py measures it), and importing Inductor alone takes
 seconds, so nothing of it is imported before a shape has earned a compile:
 - a shape is compiled only after COMPILE_AFTER_FRAMES frames *and* COMPILE_AFTER_SECONDS seconds of
-  it ran eagerly: single images and short clips never compile, and a clip long enough to start one
-  has already run about as long as the compile takes (so it loses at most about that much);
+  it ran eagerly (CPU seconds of the inferring thread): single images and short clips never
+  compile, and a clip long enough to start one has already run about as long as the compile takes
+  (so it loses at most about that much);
 - on CPU the compile runs in a background thread on a stand-in batch of the same shape while the
   real frames keep flowing eagerly; the compiled graph takes over once it is ready. (CUDA compiles
   in the calling thread: CUDA graphs are recorded per thread.) A process whose input ends during
@@ -45,9 +46,10 @@ import torch
 from .eager import EagerBackend
 
 COMPILE_AFTER_FRAMES = 48
-# Eager seconds on one shape before its compile starts: about what a compile costs on a busy 2-core
-# CPU (M4C16 x2 640x360: 9 s with a warm Inductor cache, 23 s cold; benchmarks/startup.py), so a
-# stream that stops right after its compile started has lost at most about what it had run.
+# Eager seconds (CPU time of the inferring thread) on one shape before its compile starts: about what
+# a compile costs on a busy 2-core CPU (M4C16 x2 640x360: 8-9 s with a warm Inductor cache, 18-23 s
+# cold; benchmarks/startup.py), so a stream that stops right after its compile started has lost at
+# most about what it had run.
 COMPILE_AFTER_SECONDS = 15.0
 
 _compiled_graphs = 0  # process-wide: Dynamo's recompile limit counts per code object, shared by all engines
@@ -252,10 +254,12 @@ class CompiledBackend:
                 return self._compile_here(raw, key)
             else:
                 self._jobs[key] = _Job(lambda stand_in: self._run_compiled(stand_in, compiling=True), raw)
-        start = time.perf_counter()
+        # CPU time of this thread (one of the OpenMP team), not wall time: on a shared machine wall
+        # time stretches with others' load, and a short clip there earned compiles it never repaid.
+        start = time.thread_time()
         out = self.eager(raw)
         self._frames_seen[key] = self._frames_seen.get(key, 0) + raw.shape[0]
-        self._eager_seconds[key] = self._eager_seconds.get(key, 0.0) + time.perf_counter() - start
+        self._eager_seconds[key] = self._eager_seconds.get(key, 0.0) + time.thread_time() - start
         return out
 
     def _earned_compile(self, key: tuple) -> bool:
