@@ -266,7 +266,10 @@ def plan_output(
             pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path)
         else:
             pix_fmt = _default_pix_fmt(codec, info, width, height, fmt, attempt_notes)
-        options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
+        try:
+            options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
+        except OutputError as error:  # the container's default encoder: say which output it is for
+            raise OutputError(f"{path}: {error}") from None
         try:
             probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
             notes.extend(attempt_notes)

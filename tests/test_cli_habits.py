@@ -98,7 +98,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, clip, capsys):
     text = capsys.readouterr().out
     assert "-> " + str(out) + ": upscale" in text and "size 64x48 -> 128x96; tiles of 32 px" in text
     assert "encoder libx264, pixel format yuv420p, colour " in text
-    assert "audio #1 (aac): copy" in text and "subtitle #2 (srt): convert to mov_text" in text, text
+    assert "audio #1 (aac): copy" in text and "subtitle #2 (subrip): convert to mov_text" in text, text
     assert not (tmp_path / "new").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "in.srt"]
 
 
