@@ -53,6 +53,10 @@ def _sws_args(matrix: int, color_range: int, side: str) -> dict:
 @pytest.mark.parametrize("matrix, color_range", LAYOUTS)
 @pytest.mark.parametrize("h, w", [(48, 64), (36, 22)])
 def test_rgb_to_yuv_matches_swscale(bits, matrix, color_range, h, w):
+    if bits == 10 and w % 16:
+        # swscale's rgb48 -> yuv420p10 reads past the row for widths that are not a multiple of 16:
+        # the same frame converted 300 times gave 3 different outputs at 22 and 24 px, 1 at 32 and 64.
+        w = w + 16 - w % 16
     yuv_fmt, rgb_fmt, dtype = _formats(bits)
     full = np.iinfo(dtype).max
     rgb = np.round(_picture(h, w) * full).astype(dtype)
