@@ -287,22 +287,10 @@ def run_job(
         if len(markers) != len(segments):
             raise OutputError(f"{output}: some segments are not finished; run the same command again to resume")
         with atomic_write(output, overwrite=overwrite) as tmp:
-            joined = join_segments(
-                [segment_file(state.folder, s.index) for s in segments],
-                input_path,
-                tmp,
-                plan,
-                info,
-                _window(index, segments, job),
-            )
+            files = [segment_file(state.folder, s.index) for s in segments]
+            joined = join_segments(files, input_path, tmp, plan, info, _window(index, segments, job))
         state.remove()
     frames = sum(m["facts"]["frames"] for m in markers)
-    warnings = [*plan.notes, *(w for m in markers for w in m.get("warnings", []))]
-    if index.truncated or (job.time_range.is_whole and index.ends_early()):
-        warnings.append(
-            f"{input_path}: the video ends before the length its container states, or reading stopped early; "
-            f"the file looks truncated or damaged (kept {frames} frames)"
-        )
     return JobResult(
         input_path,
         output,
@@ -311,10 +299,21 @@ def run_job(
         len(segments),
         len(resumed),
         tracker.resumed,
-        warnings,
+        _warnings(input_path, index, job, plan.notes, markers, frames),
         info,
         joined,
     )
+
+
+def _warnings(input_path: Path, index: VideoIndex, job: JobSettings, notes: list[str], markers: list, frames: int) -> list[str]:
+    """The output plan's notes, each segment's decode warnings, and a note if the input looks cut short."""
+    warnings = [*notes, *(w for m in markers for w in m.get("warnings", []))]
+    if index.truncated or (job.time_range.is_whole and index.ends_early()):
+        warnings.append(
+            f"{input_path}: the video ends before the length its container states, or reading stopped early; "
+            f"the file looks truncated or damaged (kept {frames} frames)"
+        )
+    return warnings
 
 
 __all__ = ["JobProgress", "JobResult", "JobSettings", "TimeRange", "run_job"]
