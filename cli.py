@@ -321,7 +321,8 @@ def _print_bench_report(report: BenchReport, model: str) -> None:
     from repsr_video.bench import GOAL
 
     table = Table(title=f"{report.clip}: {report.frames} frames {report.input_size} -> {report.output_size}",
-                  caption=f"{model}; engine {report.engine} (warm-up {report.warmup_seconds:.1f} s); encoder {report.encoder}")
+                  caption=f"{model}; engine {report.engine} (warm-up {report.warmup_seconds:.1f} s); encoder {report.encoder}; "
+                          f"end-to-end in {report.segments} segment(s)")
     for column in ("stage", "frames/s", "seconds", "peak RSS MB", "CUDA peak MB"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for s in report.stages:

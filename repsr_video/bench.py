@@ -35,6 +35,7 @@ from .output_plan import EncodeSettings, plan_output
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .output import FileResult
 
 GOAL = 0.9  # end-to-end fps / slowest stage alone
 
@@ -66,6 +67,8 @@ class BenchReport:
     warmup_seconds: float
     stages: list[StageResult]
     notes: list[str] = field(default_factory=list)
+    segments: int = 1  # how many segments the end-to-end run cut the clip into (--segment)
+    segments_resumed: int = 0  # always 0 here (the bench starts fresh); the upscale command's --json has the same fields
 
     @property
     def slowest(self) -> StageResult:
@@ -339,7 +342,16 @@ def run_bench(
         warmup_seconds=warmup,
         stages=stages,
         notes=list(engine.notes),
+        **_segment_counts(result),
     )
+
+
+def _segment_counts(result: FileResult) -> dict[str, int]:
+    from .jobs.video import SegmentedResult
+
+    if isinstance(result, SegmentedResult):
+        return {"segments": result.segments, "segments_resumed": result.segments_resumed}
+    return {}  # ran in one pass (inputs without distinct timestamps, --encoder ffmpeg)
 
 
 def memory_check(

@@ -58,6 +58,7 @@ def test_run_bench_measures_every_stage_over_the_same_frames(clip, engine, tmp_p
     assert report.ratio == pytest.approx(report.end_to_end.fps / report.slowest.fps)
     data = json.loads(json.dumps(report.as_dict()))
     assert data["stages"][1]["fps"] > 0 and data["slowest_stage"] == report.slowest.stage
+    assert (data["segments"], data["segments_resumed"]) == (1, 0)  # a 24-frame clip is one segment, run fresh
     assert list(tmp_path.iterdir()) == [], "the work clip and outputs are removed"
 
 
