@@ -34,7 +34,8 @@ echo "gpu_check: setup took $((SECONDS - start)) s" >&2
 # The CUDA tests (skipped on a machine without a GPU, so a dry run only checks that they collect).
 # Only the files that hold some: collecting every test file would import what the GPU machine lacks.
 mapfile -t cuda_files < <(grep -l "mark.cuda" tests/test_*.py)
-timeout 150 "$py" -m pytest -q -p no:cacheprovider -m cuda "${cuda_files[@]}"
+# -P: the installed copy (with repsr_video.train and the presets) rather than the checkout's folder.
+timeout 150 "$py" -P -m pytest -q -p no:cacheprovider -m cuda "${cuda_files[@]}"
 tests_status=$?
 echo "gpu_check: CUDA tests exit status $tests_status after $((SECONDS - start)) s" >&2
 
