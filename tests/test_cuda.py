@@ -95,3 +95,16 @@ def test_cuda_graphs_with_a_short_last_batch_and_earlier_results_kept(monkeypatc
     assert max_diff(out_second, reference_upscale(net, second)) <= 2
     third = random_frames(5, 12, 16, seed=6)  # a new frame size: a second graph
     assert max_diff(engine.upscale(third), reference_upscale(net, third)) <= 2
+
+
+def test_cuda_compiles_after_the_frame_threshold_alone(monkeypatch):
+    """The CPU-seconds threshold is for CPU inference: a thread waiting on the GPU accrues little."""
+    monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 4)
+    monkeypatch.setattr(compiled, "COMPILE_AFTER_SECONDS", 3600.0)
+    net = tiny_net(blocks=2, channels=8)
+    engine = create_engine_for_network(net, EngineSettings(device="cuda", backend="compile", batch=2))
+    frames = _smooth(2)
+    for _ in range(3):
+        out = engine.upscale(frames)
+    assert engine._runner._ready, engine.notes
+    assert max_diff(out, reference_upscale(net, frames)) <= 2

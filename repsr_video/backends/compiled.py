@@ -16,10 +16,10 @@ it benchmarks kernels for minutes per shape, for conv layers that cuDNN already 
 
 A compile is not free (benchmarks/startup.py measures it), and importing Inductor alone takes
 seconds, so nothing of it is imported before a shape has earned a compile:
-- a shape is compiled only after COMPILE_AFTER_FRAMES frames *and* COMPILE_AFTER_SECONDS seconds of
-  it ran eagerly (CPU seconds of the inferring thread): single images and short clips never
-  compile, and a clip long enough to start one has already run about as long as the compile takes
-  (so it loses at most about that much);
+- a shape is compiled only after COMPILE_AFTER_FRAMES frames *and* (CPU) COMPILE_AFTER_SECONDS
+  seconds of it ran eagerly (CPU seconds of the inferring thread): single images and short clips
+  never compile, and a clip long enough to start one has already run about as long as the compile
+  takes (so it loses at most about that much). CUDA counts frames only;
 - on CPU the compile runs in a background thread on a stand-in batch of the same shape while the
   real frames keep flowing eagerly; the compiled graph takes over once it is ready. (CUDA compiles
   in the calling thread: CUDA graphs are recorded per thread.) A process whose input ends during
@@ -266,6 +266,8 @@ class CompiledBackend:
         if COMPILE_AFTER_FRAMES == 0:
             return True
         frames, seconds = self._frames_seen.get(key, 0), self._eager_seconds.get(key, 0.0)
+        if self.device.type == "cuda":  # the thread mostly waits for the GPU: its CPU time says little
+            return frames >= COMPILE_AFTER_FRAMES
         return frames >= COMPILE_AFTER_FRAMES and seconds >= COMPILE_AFTER_SECONDS
 
     def _compile_here(self, raw: torch.Tensor, key: tuple) -> tuple[torch.Tensor, torch.Tensor]:
