@@ -58,11 +58,18 @@ def rgb_format(high_bit_depth: bool) -> str:
 
 
 def to_output_frames(batch: FrameBatch, pix_fmt: str, color: ColorInfo) -> Iterator[av.VideoFrame]:
-    """The batch's RGB frames in `pix_fmt`, converted with `color`'s matrix and range, timestamps kept."""
-    rgb = rgb_format(batch.pixels.dtype == np.uint16)
+    """The batch's RGB (and alpha, if any) frames in `pix_fmt`, converted with `color`'s matrix and range,
+    timestamps kept."""
+    deep = batch.pixels.dtype == np.uint16
+    rgb = rgb_format(deep)
     args = conversion_args(color, "dst")
     for i in range(len(batch)):
-        frame = av.VideoFrame.from_ndarray(batch.pixels[i], format=rgb).reformat(format=pix_fmt, **args)
+        if batch.alpha is None:
+            frame = av.VideoFrame.from_ndarray(batch.pixels[i], format=rgb)
+        else:  # the same conversion, with the alpha plane carried along
+            rgba = np.dstack([batch.pixels[i], batch.alpha[i]])
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba64le" if deep else "rgba")
+        frame = frame.reformat(format=pix_fmt, **args)
         frame.pts, frame.duration, frame.time_base = batch.pts[i], batch.durations[i], batch.time_base
         yield frame
 

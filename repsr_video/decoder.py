@@ -7,8 +7,9 @@ untouched, in demux order, so the encoder can copy them. Nothing is held beyond 
 The colour matrix and range (and the policy for untagged input) come from repsr_video.colour.
 
 Timestamps are FFmpeg's best-effort ones (repsr_video.timestamps), so a file without pts (AVI with
-B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures and
-alpha is not read; the output plan says both in a note (`VideoInfo.interlaced`, `pix_fmt`).
+B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures (the
+output plan says so in a note). Alpha is read only when the caller sets `keep_alpha` (the output plan keeps
+it): each FrameBatch then carries the alpha plane beside the RGB, which is converted exactly as without it.
 
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
@@ -28,6 +29,7 @@ import av
 import av.error
 import numpy as np
 
+from repsr_video.alpha import read_alpha
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
 from repsr_video.errors import InputError, describe_error
 from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
@@ -111,6 +113,7 @@ class VideoDecoder:
                                  tuple(self.container.chapters()), dict(self.container.metadata))
             self._src_color = conversion_args(self.info.color, "src")
             self.rgb_format = rgb_format(self.info.high_bit_depth)
+            self.keep_alpha = False  # set by the caller when the output plan keeps the input's alpha
         except BaseException:
             self.container.close()
             raise
@@ -225,13 +228,16 @@ class VideoDecoder:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         pixels: list[np.ndarray] = []
+        alphas: list[np.ndarray] = []
         pts: list[int] = []
         durations: list[int] = []
         packets: list = []
 
         def flush_frames() -> FrameBatch:
-            batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, self.report.frames - len(pixels))
+            batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, self.report.frames - len(pixels),
+                               np.stack(alphas) if alphas else None)
             pixels.clear()
+            alphas.clear()
             pts.clear()
             durations.clear()
             return batch
@@ -248,6 +254,8 @@ class VideoDecoder:
                     yield PacketGroup(packets)
                     packets = []
                 pixels.append(self._to_rgb(item))
+                if self.keep_alpha:
+                    alphas.append(read_alpha(item, self.info.high_bit_depth))
                 p, d = self._timestamp(item)
                 pts.append(p)
                 durations.append(d)

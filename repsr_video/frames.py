@@ -54,7 +54,8 @@ class VideoInfo:
 class FrameBatch:
     """N consecutive frames as one (N,H,W,3) RGB array (uint8, or uint16 full range for >8-bit input).
 
-    pts/durations are in `time_base`, one entry per frame, in presentation order.
+    pts/durations are in `time_base`, one entry per frame, in presentation order. `alpha` is the
+    (N,H,W) alpha plane of the same dtype when the output keeps the input's alpha, else None.
     """
 
     pixels: np.ndarray
@@ -62,12 +63,16 @@ class FrameBatch:
     durations: list[int]
     time_base: Fraction
     first_index: int  # index of the first frame in the whole video
+    alpha: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 4 or self.pixels.shape[-1] != 3:
             raise ValueError(f"pixels must be (N,H,W,3), got {self.pixels.shape}")
         if not (len(self.pts) == len(self.durations) == len(self.pixels)):
             raise ValueError("one pts and one duration per frame are required")
+        if self.alpha is not None and (self.alpha.shape != self.pixels.shape[:3] or self.alpha.dtype != self.pixels.dtype):
+            want, got = f"{self.pixels.shape[:3]} {self.pixels.dtype}", f"{self.alpha.shape} {self.alpha.dtype}"
+            raise ValueError(f"alpha must be {want}, got {got}")
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -80,11 +85,11 @@ class FrameBatch:
     def width(self) -> int:
         return self.pixels.shape[2]
 
-    def with_pixels(self, pixels: np.ndarray) -> FrameBatch:
-        """The same frames (timestamps untouched) with new pixels, e.g. the upscaled ones."""
+    def with_pixels(self, pixels: np.ndarray, alpha: np.ndarray | None = None) -> FrameBatch:
+        """The same frames (timestamps untouched) with new pixels and alpha, e.g. the upscaled ones."""
         if len(pixels) != len(self):
             raise ValueError(f"expected {len(self)} frames back, got {len(pixels)}")
-        return replace(self, pixels=pixels)
+        return replace(self, pixels=pixels, alpha=alpha)
 
 
 @dataclass

@@ -13,6 +13,12 @@ Each such change is one note saying how to keep the source's layout. Output size
 cannot carry (odd width or height, only possible with --scale 3) get the 4:4:4 variant, said in a note;
 an explicit --pix-fmt that cannot carry the size is an error.
 
+Alpha is kept when the input has it and the output can hold it: the alpha variant of the chosen format
+(or the codec's closest format with alpha), e.g. ffv1 yuva420p in .mkv, png rgba; one note says it is
+kept, or why it is dropped: a codec without alpha such as libx264, a --pix-fmt without alpha, --encoder
+ffmpeg (fed opaque frames), or libvpx/libvpx-vp9, whose alpha is packet side data that the NUT segment
+files drop.
+
 The other streams are planned here too (repsr_video.streams): copied, converted or left out, with notes.
 """
 
@@ -28,6 +34,7 @@ import av
 import av.error
 from av.codec.codec import UnknownCodecError
 
+from repsr_video.alpha import alpha_pix_fmt, has_alpha
 from repsr_video.choices import ENCODERS, EncoderKind
 from repsr_video.codec_limits import QUIET_OPTIONS, check_crf, check_preset
 from repsr_video.colour import is_rgb_format, output_color
@@ -84,6 +91,7 @@ class OutputPlan:
     rgb_output: bool  # the codec takes RGB planes: no matrix is applied
     notes: list[str] = field(default_factory=list)
     streams: tuple[StreamPlan, ...] = ()  # what happens to each other stream of the input
+    alpha: bool = False  # the input's alpha is upscaled and written (pix_fmt has alpha)
 
 
 def container_format(path: Path) -> str:
@@ -140,14 +148,38 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
 
 
 def _layout_notes(info: VideoInfo) -> list[str]:
-    """What the upscaled output does not carry over: interlacing and alpha."""
+    """What the upscaled output does not carry over: interlacing (alpha: `_alpha_choice`)."""
     notes = []
     if info.interlaced:
         notes.append("the video is interlaced; its frames are upscaled as progressive pictures (combing is kept and the "
                      "output is marked progressive): deinterlace first, e.g. ffmpeg -vf bwdif")
-    if info.pix_fmt.startswith(("yuva", "gbrap", "rgba", "bgra", "argb", "abgr", "ya")):
-        notes.append(f"the video has an alpha channel ({info.pix_fmt}), which is dropped: the output is opaque")
     return notes
+
+
+SIDE_DATA_ALPHA = {"libvpx-vp9", "libvpx"}  # alpha is a second bitstream in side data, lost in the NUT segments
+_KEEP_ALPHA = "use --codec ffv1 (.mkv) or --codec png (.mkv/.mov) to keep it"
+
+
+def _alpha_choice(codec: av.Codec, info: VideoInfo, pix_fmt: str, settings: EncodeSettings, notes: list[str]) -> str:
+    """`pix_fmt`, or its alpha variant when the input has alpha and the output can keep it; one note either way."""
+    if not has_alpha(info.pix_fmt):
+        return pix_fmt
+    why = ""
+    if settings.encoder != "pyav":
+        why = f"--encoder {settings.encoder} is fed opaque frames; the default encoder keeps it"
+    elif settings.pix_fmt and not has_alpha(pix_fmt):
+        why = f"--pix-fmt {pix_fmt} has none; pick a format with alpha (e.g. yuva420p) to keep it"
+    elif codec.name in SIDE_DATA_ALPHA:
+        why = f"{codec.name} stores alpha as packet side data, which the video's segment files do not keep; {_KEEP_ALPHA}"
+    elif not settings.pix_fmt:
+        pix_fmt = alpha_pix_fmt(pix_fmt, [f.name for f in codec.video_formats or []]) or pix_fmt
+        if not has_alpha(pix_fmt):
+            why = f"{codec.name} cannot carry it; {_KEEP_ALPHA}"
+    if why:
+        notes.append(f"alpha dropped ({info.pix_fmt} input): {why}; the output is opaque")
+    else:
+        notes.append(f"alpha kept: written as {pix_fmt}, upscaled with bicubic interpolation (the network sees RGB only)")
+    return pix_fmt
 
 
 def _player_layout(codec: av.Codec, info: VideoInfo, fmt: str, notes: list[str]) -> tuple[str, bool]:
@@ -266,6 +298,7 @@ def plan_output(
             pix_fmt = _check_pix_fmt(codec, settings.pix_fmt, width, height, path)
         else:
             pix_fmt = _default_pix_fmt(codec, info, width, height, fmt, attempt_notes)
+        pix_fmt = _alpha_choice(codec, info, pix_fmt, settings, attempt_notes)
         try:
             options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
         except OutputError as error:  # the container's default encoder: say which output it is for
@@ -286,7 +319,8 @@ def plan_output(
             raise OutputError(f"{path}: encoder {codec.name} rejected {rejected} ({describe_error(error)})") from error
     rgb_output = is_rgb_format(pix_fmt)
     color = output_color(info, rgb_output)
-    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans)
+    alpha = has_alpha(info.pix_fmt) and has_alpha(pix_fmt) and settings.encoder == "pyav"
+    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans, alpha)
 
 
 _SUPPORTED: dict[str, set[str]] = {}

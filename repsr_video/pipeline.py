@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from repsr_video.alpha import upscale_alpha
 from repsr_video.decoder import VideoDecoder
 from repsr_video.encoder import FrameSink, open_encoder
 from repsr_video.errors import EngineError, OutputError, RepsrError
@@ -129,7 +130,8 @@ def _infer_stage(engine: Upscaler, path: Path, q_in: queue.Queue, q_out: queue.Q
         while True:
             item = _get(q_in, stop)
             if isinstance(item, FrameBatch):
-                item = item.with_pixels(_upscale(engine, item, path))
+                alpha = None if item.alpha is None else upscale_alpha(item.alpha, engine.scale)
+                item = item.with_pixels(_upscale(engine, item, path), alpha)
             if not _put(q_out, item, stop) or isinstance(item, (_End, _Failed)):
                 return
     except BaseException as error:
@@ -185,6 +187,7 @@ def upscale_video(
         return segmented
     with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode, decoder.source.copied)
+        decoder.keep_alpha = plan.alpha
         check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)
         make_parent_folders(output)
         remove_stale_partials(output)

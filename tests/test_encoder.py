@@ -227,7 +227,7 @@ def test_ffmpeg_encoder_keeps_timing_streams_tags_and_rotation(tmp_path):
 
 def test_alpha_and_interlacing_are_said(tmp_path):
     alpha = plan(tmp_path, "out.mkv", info=replace(SD, pix_fmt="yuva420p"))
-    assert alpha.pix_fmt == "yuv420p" and any("alpha channel (yuva420p)" in n and "opaque" in n for n in alpha.notes)
+    assert alpha.pix_fmt == "yuv420p" and any("alpha dropped (yuva420p" in n and "opaque" in n for n in alpha.notes)
     fields = plan(tmp_path, "out.mkv", info=replace(SD, interlaced=True))
     assert len(fields.notes) == 1 and "interlaced" in fields.notes[0] and "bwdif" in fields.notes[0]
     assert plan(tmp_path, "out.mkv").notes == []

@@ -20,6 +20,7 @@ import av.error
 import numpy as np
 from av.video.stream import VideoStream
 
+from repsr_video.alpha import read_alpha
 from repsr_video.colour import conversion_args, rgb_format, to_output_frames
 from repsr_video.decoder import open_input, pick_video_stream
 from repsr_video.errors import InputError, OutputError
@@ -53,11 +54,12 @@ class SegmentSource:
     """RGB batches of exactly the frames of `segment` (same colour conversion as the whole-file decoder).
 
     `from_start=True` ignores the keyframe and decodes from the file start (the fallback when a seek
-    did not land on a frame-exact start). Only the video stream is read.
+    did not land on a frame-exact start). Only the video stream is read; `alpha` adds the alpha plane.
     """
 
     def __init__(
-        self, path: str | Path, segment: Segment, info: VideoInfo, *, threads: int = 0, from_start: bool = False
+        self, path: str | Path, segment: Segment, info: VideoInfo, *, threads: int = 0, from_start: bool = False,
+        alpha: bool = False,
     ) -> None:
         self.path = Path(path)
         self.segment = segment
@@ -68,6 +70,7 @@ class SegmentSource:
         self._src_color = conversion_args(info.color, "src")
         self.rgb_format = rgb_format(info.high_bit_depth)
         self._last_pts: int | None = None
+        self.alpha = alpha
 
     def _packets(self, container: av.container.InputContainer, stream) -> Iterator[av.Packet]:
         """The segment's packets in decode order: from its keyframe through its last packet."""
@@ -137,8 +140,14 @@ class SegmentSource:
 
     def batches(self, batch_size: int) -> Iterator[FrameBatch]:
         pixels: list[np.ndarray] = []
+        alphas: list[np.ndarray] = []
         pts: list[int] = []
         durations: list[int] = []
+
+        def batch() -> FrameBatch:
+            return FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, self.report.frames - len(pixels),
+                              np.stack(alphas) if alphas else None)
+
         for frame in self.frames():
             if frame.width != self.info.width or frame.height != self.info.height:
                 raise InputError(
@@ -146,14 +155,16 @@ class SegmentSource:
                     f"{frame.width}x{frame.height}), which is not supported"
                 )
             pixels.append(frame.to_ndarray(format=self.rgb_format, **self._src_color))
+            if self.alpha:
+                alphas.append(read_alpha(frame, self.info.high_bit_depth))
             pts.append(self._timestamp(frame))
             durations.append(frame.duration or self._default_duration())
             self.report.frames += 1
             if len(pixels) == batch_size:
-                yield FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, self.report.frames - len(pixels))
-                pixels, pts, durations = [], [], []
+                yield batch()
+                pixels, alphas, pts, durations = [], [], [], []
         if pixels:
-            yield FrameBatch(np.stack(pixels), pts, durations, self.info.time_base, self.report.frames - len(pixels))
+            yield batch()
         self._finish_report()
 
     def _finish_report(self) -> None:

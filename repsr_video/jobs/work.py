@@ -106,7 +106,8 @@ def _encode(
 ) -> _Encoded:
     from repsr_video.pipeline import _run_stages
 
-    source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start)
+    source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start,
+                           alpha=task.plan.alpha)
     writer = SegmentWriter(tmp, task.plan, task.info, threads=task.threads)
     counting = _Counting(writer, progress)
     try:

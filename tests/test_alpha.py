@@ -1,0 +1,107 @@
+"""Alpha: carried (upscaled, bicubic) where the output codec can hold it, dropped with a note otherwise."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from media_factory import NearestEngine
+from repsr_video.alpha import alpha_pix_fmt, upscale_alpha
+from repsr_video.decoder import VideoDecoder
+from repsr_video.jobs.runner import JobSettings
+from repsr_video.output_plan import EncodeSettings
+from repsr_video.pipeline import upscale_video
+
+W, H, N = 32, 24, 12
+ALPHA_TOLERANCE = 2  # 8-bit levels; yuva carries alpha losslessly, the rest is rgba<->yuva rounding
+
+
+def _rgba(i: int) -> np.ndarray:
+    y, x = np.mgrid[0:H, 0:W]
+    rgb = np.stack([(x * 8 + i * 5) % 256, (y * 10) % 256, np.full_like(x, 40 + i * 9)], axis=-1)
+    alpha = np.zeros((H, W), np.int64)
+    alpha[4:16, i:i + 12] = 255  # an opaque square moving right over a transparent background
+    alpha[18:, :] = x[18:, :] * 8  # and a soft ramp
+    return np.dstack([rgb, alpha]).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("alpha") / "in.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuva420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i in range(N):
+            frame = av.VideoFrame.from_ndarray(_rgba(i), format="rgba").reformat(format="yuva420p")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _decode(path: Path) -> tuple[str, list[int], np.ndarray]:
+    with av.open(str(path)) as inp:
+        frames = list(inp.decode(video=0))
+        return frames[0].format.name, [f.pts for f in frames], np.stack([f.to_ndarray(format="rgba") for f in frames])
+
+
+@pytest.mark.parametrize("segment_seconds", [0.2, 1000.0])
+def test_alpha_is_upscaled_and_kept_in_ffv1(clip, tmp_path, segment_seconds):
+    out = tmp_path / "out.mkv"
+    result = upscale_video(clip, out, NearestEngine(), encode=EncodeSettings(codec="ffv1"),
+                           job=JobSettings(segment_seconds=segment_seconds))
+    assert [n for n in result.warnings if "alpha" in n] == [
+        "alpha kept: written as yuva420p, upscaled with bicubic interpolation (the network sees RGB only)"]
+    fmt, pts, got = _decode(out)
+    src_fmt, src_pts, src = _decode(clip)
+    assert fmt == "yuva420p" and pts == src_pts and got.shape == (N, H * 2, W * 2, 4)
+    expected = upscale_alpha(src[..., 3], 2)
+    assert int(np.abs(got[..., 3].astype(int) - expected).max()) <= ALPHA_TOLERANCE
+    # RGB: what the opaque path writes for the same frames (ffv1 is lossless, so both compare exactly)
+    opaque = tmp_path / "opaque.mkv"
+    upscale_video(clip, opaque, NearestEngine(), encode=EncodeSettings(codec="ffv1", pix_fmt="yuv420p"),
+                  job=JobSettings(segment_seconds=segment_seconds))
+    _, _, ref = _decode(opaque)
+    assert np.array_equal(got[..., :3], ref[..., :3])  # carrying alpha leaves the colour bit-identical
+
+
+def test_alpha_dropped_with_a_note(clip, tmp_path):
+    out = tmp_path / "out.mkv"
+    result = upscale_video(clip, out, NearestEngine())
+    assert any("alpha dropped (yuva420p input): libx264 cannot carry it; use --codec ffv1" in n for n in result.warnings)
+    fmt, pts, _ = _decode(out)
+    assert fmt == "yuv420p" and len(pts) == N
+    vp9 = upscale_video(clip, tmp_path / "out.webm", NearestEngine(), encode=EncodeSettings(codec="libvpx-vp9"))
+    assert any("alpha dropped (yuva420p input): libvpx-vp9 stores alpha as packet side data" in n for n in vp9.warnings)
+
+
+def test_decoder_reads_alpha_only_when_asked(clip):
+    with VideoDecoder(clip) as decoder:
+        assert all(b.alpha is None for b in decoder.batches(5) if hasattr(b, "alpha"))
+    with VideoDecoder(clip) as decoder:
+        decoder.keep_alpha = True
+        batches = [b for b in decoder.batches(5) if hasattr(b, "alpha")]
+    assert [b.alpha.shape for b in batches] == [(5, H, W), (5, H, W), (2, H, W)]
+    assert batches[0].alpha[0, 8, 2] == 255 and batches[0].alpha[0, 2, 2] == 0
+
+
+def test_upscale_alpha_is_clamped_bicubic():
+    edge = np.zeros((1, 8, 8), np.uint8)
+    edge[:, :, 4:] = 255  # bicubic overshoots a hard edge: clamped to the range
+    big = upscale_alpha(edge, 2)
+    assert big.shape == (1, 16, 16) and big.dtype == np.uint8 and big.min() == 0 and big.max() == 255
+    assert 0 < big[0, 0, 8] < 255  # the edge is interpolated, not copied
+    deep = upscale_alpha(edge.astype(np.uint16) * 257, 3)
+    assert deep.dtype == np.uint16 and deep.shape == (1, 24, 24) and deep.max() == 65535
+
+
+def test_alpha_formats_per_codec():
+    assert alpha_pix_fmt("yuv420p", ["yuv420p", "yuva420p", "yuva444p"]) == "yuva420p"
+    assert alpha_pix_fmt("yuv422p10le", ["yuv422p10le", "yuva444p10le"]) == "yuva444p10le"
+    assert alpha_pix_fmt("rgb24", ["rgb24", "argb"]) == "argb"
+    assert alpha_pix_fmt("yuv420p", ["yuv420p", "nv12"]) is None
