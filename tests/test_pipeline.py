@@ -275,3 +275,19 @@ def test_real_clip(tmp_path):
     assert out_images[0].shape[:2] == (src_images[0].shape[0] * 2, src_images[0].shape[1] * 2)
     diff = np.abs(out_images[10][::2, ::2].astype(int) - src_images[10].astype(int)).mean()
     assert diff < 4
+
+
+@pytest.mark.parametrize("codec, stored", [("prores_ks", "prores"), ("qtrle", "qtrle")])
+def test_encoders_segment_files_cannot_hold_run_in_one_pass(tmp_path, codec, stored):
+    """NUT (the segment files) cannot hold ProRes or QTRLE: such an output is written in one pass."""
+    src = make_video(tmp_path / "in.mp4", frames=12, audio_tracks=1)
+    out = tmp_path / "out.mov"
+    result = upscale_video(src, out, NearestEngine(2, 4), encode=EncodeSettings(codec=codec))
+    assert result.status == "done" and result.frames == 12
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert b.streams.video[0].codec_context.name == stored
+        ta = [f.pts * f.time_base for f in a.decode(video=0)]
+        tb = [f.pts * f.time_base for f in b.decode(video=0)]
+    assert tb == ta
+    assert packets_bytes(out, "audio") == packets_bytes(src, "audio")
+    assert _leftovers(tmp_path) == []

@@ -24,7 +24,7 @@ import av
 import av.error
 
 from repsr_video.decoder import open_input, pick_video_stream
-from repsr_video.errors import OutputError
+from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import VideoInfo
 from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.segment import segment_pts
@@ -65,11 +65,6 @@ class JoinReport:
     streams: list[str] = field(default_factory=list)  # "video libx264", "audio aac", ...
     delay: int = 0
 
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error) or type(error).__name__
 
 
 def _segment_timeline(files: list[Path]) -> tuple[list[int], int, Fraction]:
@@ -225,7 +220,7 @@ def join_segments(
         try:
             out = av.open(str(output), "w", format=plan.container_format)
         except (av.error.FFmpegError, OSError) as error:
-            raise OutputError(f"{plan.path}: cannot be written ({_describe(error)})") from error
+            raise OutputError(f"{plan.path}: cannot be written ({describe_error(error)})") from error
         joiner = _Joiner(out, source, window)
         try:
             video = joiner.add_video(first.streams.video[0], info, plan, source_video)
@@ -251,7 +246,7 @@ def join_segments(
             out.close()
         except av.error.FFmpegError as error:
             _close_quietly(out)
-            raise OutputError(f"{plan.path}: joining the segments failed ({_describe(error)})") from error
+            raise OutputError(f"{plan.path}: joining the segments failed ({describe_error(error)})") from error
         except BaseException:
             _close_quietly(out)
             raise

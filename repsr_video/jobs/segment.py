@@ -23,23 +23,33 @@ from av.video.stream import VideoStream
 from repsr_video.alpha import read_alpha
 from repsr_video.colour import conversion_args, rgb_format, to_output_frames
 from repsr_video.decoder import open_input, pick_video_stream
-from repsr_video.errors import InputError, OutputError
+from repsr_video.errors import InputError, OutputError, describe_error
 from repsr_video.frames import FrameBatch, VideoInfo
 from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.plan import Segment
-from repsr_video.output_plan import OutputPlan
+from repsr_video.output_plan import CODEC_ALIASES, OutputPlan, supported_codecs
 
 SEGMENT_FORMAT, SEGMENT_SUFFIX = "nut", ".nut"
+
+
+def segment_format_holds(codec: str | None) -> bool:
+    """Whether a segment file can hold this video encoder's output (NUT cannot hold ProRes, QTRLE, DNxHD).
+
+    None (the container's default encoder) and names FFmpeg does not know say True: planning the output
+    reports those.
+    """
+    if codec is None:
+        return True
+    try:
+        canonical = av.Codec(CODEC_ALIASES.get(codec, codec), "w").canonical_name
+    except (av.error.FFmpegError, ValueError):
+        return True
+    return canonical in supported_codecs(SEGMENT_FORMAT)
 
 
 class SeekMismatch(InputError):
     """Decoding from the segment's keyframe did not give the frame the index promised."""
 
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, av.error.FFmpegError):
-        return error.strerror or type(error).__name__
-    return str(error) or type(error).__name__
 
 
 @dataclass
@@ -192,7 +202,7 @@ class SegmentWriter:
             # disabled: the muxer would otherwise shift every pts so that B-frame dts are not negative
             self.out = av.open(str(path), "w", format=SEGMENT_FORMAT, options={"avoid_negative_ts": "disabled"})
         except (av.error.FFmpegError, OSError) as error:
-            raise OutputError(f"{path}: cannot be written ({_describe(error)})") from error
+            raise OutputError(f"{path}: cannot be written ({describe_error(error)})") from error
         try:
             stream = cast(
                 VideoStream,
@@ -217,7 +227,7 @@ class SegmentWriter:
                 self.out.mux(self.video.encode(frame))
                 self.frames += 1
         except av.error.FFmpegError as error:
-            raise OutputError(f"{self.path}: writing failed ({_describe(error)})") from error
+            raise OutputError(f"{self.path}: writing failed ({describe_error(error)})") from error
 
     def finish(self) -> None:
         try:
@@ -225,7 +235,7 @@ class SegmentWriter:
             self.out.close()
         except av.error.FFmpegError as error:
             self.abort()
-            raise OutputError(f"{self.path}: finishing the segment failed ({_describe(error)})") from error
+            raise OutputError(f"{self.path}: finishing the segment failed ({describe_error(error)})") from error
 
     def abort(self) -> None:
         try:
@@ -267,7 +277,7 @@ def read_segment_facts(path: Path, time_base: Fraction) -> SegmentFacts:
             stored = stream_time_base(stream)
             pts = segment_pts(container, stream, path)
     except (av.error.FFmpegError, IndexError) as error:
-        raise OutputError(f"{path}: segment file cannot be read back ({_describe(error)})") from error
+        raise OutputError(f"{path}: segment file cannot be read back ({describe_error(error)})") from error
     first, last = (min(pts) * stored / time_base, max(pts) * stored / time_base)
     if first.denominator != 1 or last.denominator != 1:
         raise OutputError(f"{path}: segment timestamps do not map back to the source's time base {time_base}")

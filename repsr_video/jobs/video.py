@@ -2,7 +2,8 @@
 
 A file whose frames cannot be told apart by pts (missing or repeated timestamps, e.g. AVI with
 B-frames) cannot be cut; it runs in one pass through the plain pipeline (which repairs timestamps),
-without resume, and says so. So does `--encoder ffmpeg`, whose process writes the whole file.
+without resume, and says so. So does `--encoder ffmpeg`, whose process writes the whole file, and
+an encoder whose output the segment files (NUT) cannot hold (ProRes, QTRLE, DNxHD).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from repsr_video.errors import InputError
 from repsr_video.jobs.index import index_video
 from repsr_video.jobs.runner import JobProgress, JobSettings, run_job
+from repsr_video.jobs.segment import segment_format_holds
 from repsr_video.jobs.work import EngineFactory, Upscaler
 from repsr_video.output import FileResult
 from repsr_video.output_plan import EncodeSettings
@@ -53,6 +55,13 @@ def upscale_segmented(
             raise InputError(
                 f"{input_path}: --encoder {encode.encoder} writes the file in one pass; "
                 "--workers, --ray, --start and --duration need the default encoder (pyav)"
+            )
+        return None
+    if not segment_format_holds(encode.codec):
+        if parallel or not job.time_range.is_whole:
+            raise InputError(
+                f"{input_path}: {encode.codec} output is written in one pass (segment files cannot hold it); "
+                "--workers, --ray, --start and --duration need another --codec"
             )
         return None
     index = index_video(input_path)
