@@ -16,8 +16,8 @@ an explicit --pix-fmt that cannot carry the size is an error.
 Alpha is kept when the input has it and the output can hold it: the alpha variant of the chosen format
 (or the codec's closest format with alpha), e.g. ffv1 yuva420p in .mkv, png rgba; one note says it is
 kept, or why it is dropped: a codec without alpha such as libx264, a --pix-fmt without alpha, --encoder
-ffmpeg (fed opaque frames), or libvpx/libvpx-vp9, whose alpha is packet side data that the NUT segment
-files drop.
+ffmpeg (fed opaque frames). libvpx/libvpx-vp9 keep alpha as packet side data, which the NUT segment
+files drop, so such a video is written in one pass (repsr_video.jobs.video).
 
 The other streams are planned here too (repsr_video.streams): copied, converted or left out, with notes.
 """
@@ -94,6 +94,11 @@ class OutputPlan:
     alpha: bool = False  # the input's alpha is upscaled and written (pix_fmt has alpha)
 
 
+def default_codec(fmt: str) -> str:
+    """The video encoder used when --codec is not given: VP9 for WebM (which holds nothing else we write), else H.264."""
+    return "libvpx-vp9" if fmt == "webm" else "libx264"
+
+
 def container_format(path: Path) -> str:
     fmt = CONTAINERS.get(path.suffix.lower())
     if fmt is None:
@@ -156,7 +161,9 @@ def _layout_notes(info: VideoInfo) -> list[str]:
     return notes
 
 
-SIDE_DATA_ALPHA = {"libvpx-vp9", "libvpx"}  # alpha is a second bitstream in side data, lost in the NUT segments
+# Alpha as a second bitstream in packet side data, which the NUT segment files drop: such outputs with
+# alpha are written in one pass (repsr_video.jobs.video).
+SIDE_DATA_ALPHA = {"libvpx-vp9", "libvpx"}
 _KEEP_ALPHA = "use --codec ffv1 (.mkv) or --codec png (.mkv/.mov) to keep it"
 
 
@@ -169,8 +176,6 @@ def _alpha_choice(codec: av.Codec, info: VideoInfo, pix_fmt: str, settings: Enco
         why = f"--encoder {settings.encoder} is fed opaque frames; the default encoder keeps it"
     elif settings.pix_fmt and not has_alpha(pix_fmt):
         why = f"--pix-fmt {pix_fmt} has none; pick a format with alpha (e.g. yuva420p) to keep it"
-    elif codec.name in SIDE_DATA_ALPHA:
-        why = f"{codec.name} stores alpha as packet side data, which the video's segment files do not keep; {_KEEP_ALPHA}"
     elif not settings.pix_fmt:
         pix_fmt = alpha_pix_fmt(pix_fmt, [f.name for f in codec.video_formats or []]) or pix_fmt
         if not has_alpha(pix_fmt):
@@ -284,7 +289,7 @@ def plan_output(
         raise OutputError(f"{path}: {error}") from None
     notes: list[str] = [*_layout_notes(info), *(p.note for p in stream_plans if p.note)]
     width, height = info.width * scale, info.height * scale
-    name = settings.codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
+    name = settings.codec or default_codec(fmt)
     name = CODEC_ALIASES.get(name, name)
     codec = _encoder_codec(name, path)
     if fmt in ("webm", "mp4", "mov") and codec.canonical_name not in _supported_codecs(fmt):

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from repsr_video.alpha import has_alpha
 from repsr_video.errors import InputError
 from repsr_video.jobs.index import index_video
-from repsr_video.jobs.runner import JobProgress, JobSettings, run_job
+from repsr_video.jobs.runner import JobProgress, JobSettings, read_video_info, run_job
 from repsr_video.jobs.segment import segment_format_holds
 from repsr_video.jobs.work import EngineFactory, Upscaler
 from repsr_video.output import FileResult
-from repsr_video.output_plan import EncodeSettings
+from repsr_video.output_plan import CODEC_ALIASES, CONTAINERS, SIDE_DATA_ALPHA, EncodeSettings, default_codec
 
 ONE_PASS_NOTE = "{path}: its frames lack distinct timestamps, so it runs in one pass: an interrupted run starts over"
 
@@ -57,10 +58,11 @@ def upscale_segmented(
                 "--workers, --ray, --start and --duration need the default encoder (pyav)"
             )
         return None
-    if not segment_format_holds(encode.codec):
+    one_pass = _one_pass_output(input_path, output, encode)
+    if one_pass:
         if parallel or not job.time_range.is_whole:
             raise InputError(
-                f"{input_path}: {encode.codec} output is written in one pass (segment files cannot hold it); "
+                f"{input_path}: {one_pass} is written in one pass (segment files cannot hold it); "
                 "--workers, --ray, --start and --duration need another --codec"
             )
         return None
@@ -96,3 +98,14 @@ def upscale_segmented(
         segments_resumed=result.segments_resumed,
         frames_resumed=result.frames_resumed,
     )
+
+
+def _one_pass_output(input_path: Path, output: Path, encode: EncodeSettings) -> str | None:
+    """What makes this output one-pass only: an encoder NUT cannot hold, or VP8/VP9 alpha (side data NUT drops)."""
+    codec = CODEC_ALIASES.get(encode.codec or "", encode.codec) or default_codec(CONTAINERS.get(output.suffix.lower(), ""))
+    if not segment_format_holds(codec):
+        return f"{codec} output"
+    if codec in SIDE_DATA_ALPHA and not (encode.pix_fmt and not has_alpha(encode.pix_fmt)):
+        if has_alpha(read_video_info(input_path).pix_fmt):
+            return f"{codec} output with alpha"
+    return None
