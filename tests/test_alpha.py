@@ -120,3 +120,17 @@ def test_alpha_formats_per_codec():
     assert alpha_pix_fmt("yuv422p10le", ["yuv422p10le", "yuva444p10le"]) == "yuva444p10le"
     assert alpha_pix_fmt("rgb24", ["rgb24", "argb"]) == "argb"
     assert alpha_pix_fmt("yuv420p", ["yuv420p", "nv12"]) is None
+
+
+@pytest.mark.parametrize(
+    "codec, stored, tolerance", [("prores_ks", "yuva444p12le", 1.0), ("qtrle", "argb", 0.0), ("png", "rgba", 0.0)]
+)
+def test_alpha_kept_in_mov_codecs(clip, tmp_path, codec, stored, tolerance):
+    """ProRes 4444 and QTRLE run in one pass (NUT cannot hold them); PNG goes through segments."""
+    out = tmp_path / "out.mov"
+    result = upscale_video(clip, out, NearestEngine(), encode=EncodeSettings(codec=codec))
+    assert any(n.startswith("alpha kept") for n in result.warnings), result.warnings
+    fmt, pts, got = _decode(out)
+    assert fmt == stored and len(pts) == N  # .mov has its own time base; timing is checked in test_pipeline
+    expected = upscale_alpha(_decode(clip)[2][..., 3], 2)
+    assert np.abs(got[..., 3].astype(int) - expected).mean() <= tolerance
