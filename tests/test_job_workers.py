@@ -52,7 +52,8 @@ def test_two_workers_give_the_same_output_as_one(tmp_path):
     result = run_job(
         clip,
         two,
-        NearestFactory(pid_folder=str(pids)),
+        # slow on purpose (1 s a segment): one worker must not finish all six before the other has started
+        NearestFactory(delay=0.1, pid_folder=str(pids)),
         encode=LOSSLESS,
         job=JobSettings(segment_seconds=0.4, workers=2),
         progress=seen.append,
