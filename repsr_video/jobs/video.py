@@ -50,29 +50,13 @@ def upscale_segmented(
     queue_size: int = 3,
 ) -> SegmentedResult | None:
     """Run the job as segments; None when the input must run in one pass instead (see the module doc)."""
-    parallel = job.ray_address or len(job.worker_devices()) > 1
-    if encode.encoder != "pyav":
-        if parallel or not job.time_range.is_whole:
-            raise InputError(
-                f"{input_path}: --encoder {encode.encoder} writes the file in one pass; "
-                "--workers, --ray, --start and --duration need the default encoder (pyav)"
-            )
-        return None
-    one_pass = _one_pass_output(input_path, output, encode)
-    if one_pass:
-        if parallel or not job.time_range.is_whole:
-            raise InputError(
-                f"{input_path}: {one_pass} is written in one pass (segment files cannot hold it); "
-                "--workers, --ray, --start and --duration need another --codec"
-            )
-        return None
-    index = index_video(input_path)
-    if not index.timestamps_complete:
-        if parallel or not job.time_range.is_whole:
-            raise InputError(
-                f"{input_path}: its frames lack distinct timestamps, so it cannot be cut into segments "
-                "(--workers, --ray, --start and --duration need that)"
-            )
+    reason = _one_pass_output(input_path, output, encode)
+    index = None if reason else index_video(input_path)
+    if index is not None and not index.timestamps_complete:
+        reason = "its frames lack distinct timestamps, so it cannot be cut into segments"
+    if index is None or reason:
+        if job.ray_address or len(job.worker_devices()) > 1 or not job.time_range.is_whole:
+            raise InputError(f"{input_path}: {reason}; --workers, --ray, --start and --duration need a segmented run")
         return None
     result = run_job(
         input_path,
@@ -101,11 +85,14 @@ def upscale_segmented(
 
 
 def _one_pass_output(input_path: Path, output: Path, encode: EncodeSettings) -> str | None:
-    """What makes this output one-pass only: an encoder NUT cannot hold, or VP8/VP9 alpha (side data NUT drops)."""
+    """Why this output can only be written in one pass, or None: the ffmpeg process writes the whole file; NUT
+    (the segment files) cannot hold the encoder's output, or drops VP8/VP9 alpha (side data)."""
+    if encode.encoder != "pyav":
+        return f"--encoder {encode.encoder} writes the file in one pass"
     codec = CODEC_ALIASES.get(encode.codec or "", encode.codec) or default_codec(CONTAINERS.get(output.suffix.lower(), ""))
     if not segment_format_holds(codec):
-        return f"{codec} output"
+        return f"{codec} output is written in one pass (segment files cannot hold it)"
     if codec in SIDE_DATA_ALPHA and not (encode.pix_fmt and not has_alpha(encode.pix_fmt)):
         if has_alpha(read_video_info(input_path).pix_fmt):
-            return f"{codec} output with alpha"
+            return f"{codec} output with alpha is written in one pass (segment files drop its alpha)"
     return None
