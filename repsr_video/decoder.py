@@ -297,19 +297,7 @@ class VideoDecoder:
             )
 
     def _stated_seconds(self) -> Fraction | None:
-        """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""
-        if self.stream.duration:
-            return self.stream.duration * self.time_base
-        tag = self.stream.metadata.get("DURATION")
-        if tag:
-            try:
-                h, m, sec = tag.split(":")
-                return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
-            except ValueError:
-                pass
-        if self.container.duration:
-            return Fraction(self.container.duration, av.time_base)
-        return None
+        return stated_seconds(self.container, self.stream, self.time_base)
 
     def _ends_early(self) -> bool:
         if self.stream.frames and self.report.frames < self.stream.frames:
@@ -320,3 +308,19 @@ class VideoDecoder:
         start = self.stream.start_time or 0
         decoded = (self._clock.previous - start + self._default_duration()) * self.time_base
         return decoded < stated - max(Fraction(1, 2), stated / 20)
+
+
+def stated_seconds(container: av.container.InputContainer, stream: av.stream.Stream, time_base: Fraction) -> Fraction | None:
+    """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""
+    if stream.duration:
+        return stream.duration * time_base
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
+        except ValueError:
+            pass
+    if container.duration:
+        return Fraction(container.duration, av.time_base)
+    return None

@@ -63,11 +63,7 @@ class PyAVEncoder:
         for choice in plan.streams:
             in_stream = by_index[choice.index]
             if choice.action == "copy":
-                out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
-                if in_stream.codec_context is not None:  # templates with a codec context drop these
-                    out_stream.metadata.update(in_stream.metadata)
-                    out_stream.disposition = in_stream.disposition
-                stream_map[in_stream.index] = out_stream
+                stream_map[in_stream.index] = add_copied_stream(self.out, in_stream)
             elif choice.action == "convert" and choice.target:
                 converters[in_stream.index] = open_converter(in_stream, self.out, choice.target)
             elif choice.action == "timecode" and "timecode" not in self.video.metadata:
@@ -129,3 +125,12 @@ class PyAVEncoder:
             self.out.close()
         except Exception:  # the file is being thrown away; its close error does not matter
             pass
+
+
+def add_copied_stream(out: av.container.OutputContainer, in_stream: av.stream.Stream) -> av.stream.Stream:
+    """An output stream that takes `in_stream`'s packets unchanged, with its metadata and disposition."""
+    out_stream = out.add_stream_from_template(in_stream, opaque=True)
+    if in_stream.codec_context is not None:  # templates with a codec context drop these
+        out_stream.metadata.update(in_stream.metadata)
+        out_stream.disposition = in_stream.disposition
+    return out_stream

@@ -20,7 +20,7 @@ import av
 import av.error
 import numpy as np
 
-from repsr_video.decoder import open_input, pick_video_stream
+from repsr_video.decoder import open_input, pick_video_stream, stated_seconds
 from repsr_video.errors import InputError
 from repsr_video.timestamps import stores_pts
 
@@ -89,22 +89,6 @@ def stream_time_base(stream: av.stream.Stream) -> Fraction:
     return Fraction(stream.time_base)
 
 
-def _stated_seconds(container: av.container.InputContainer, stream: av.stream.Stream, time_base: Fraction) -> Fraction | None:
-    """The video length the container states (stream duration, Matroska DURATION tag, or file duration)."""
-    if stream.duration:
-        return stream.duration * time_base
-    tag = stream.metadata.get("DURATION")
-    if tag:
-        try:
-            h, m, sec = tag.split(":")
-            return Fraction(int(h) * 3600 + int(m) * 60) + Fraction(sec)
-        except ValueError:
-            pass
-    if container.duration:
-        return Fraction(container.duration, 1_000_000)
-    return None
-
-
 def index_video(path: str | Path) -> VideoIndex:
     """Demux the video stream of `path` (nothing else is read or decoded) into a VideoIndex."""
     path = Path(path)
@@ -127,7 +111,7 @@ def index_video(path: str | Path) -> VideoIndex:
         except av.error.FFmpegError:
             truncated = True  # keep what was read: the decoder stops at the same place
         index_stream = stream.index
-        stated = _stated_seconds(container, stream, time_base)
+        stated = stated_seconds(container, stream, time_base)
         stated_frames, start_time = int(stream.frames or 0), int(stream.start_time or 0)
         origin = None
         if container.start_time is not None:  # in microseconds (AV_TIME_BASE)

@@ -29,6 +29,7 @@ from repsr_video.frames import VideoInfo
 from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.segment import segment_pts
 from repsr_video.output_plan import EncodeSettings, OutputPlan, plan_output
+from repsr_video.pyav_encoder import add_copied_stream
 from repsr_video.stream_convert import Converter, open_converter
 from repsr_video.streams import video_tags
 
@@ -143,11 +144,7 @@ class _Joiner:
         for choice in plan.streams:
             in_stream = by_index[choice.index]
             if choice.action == "copy":
-                out_stream = self.out.add_stream_from_template(in_stream, opaque=True)
-                if in_stream.codec_context is not None:  # templates with a codec context drop these
-                    out_stream.metadata.update(in_stream.metadata)
-                    out_stream.disposition = in_stream.disposition
-                mapping[in_stream.index] = out_stream
+                mapping[in_stream.index] = add_copied_stream(self.out, in_stream)
                 self.report.streams.append(f"{in_stream.type} {_codec_name(in_stream)}")
             elif choice.action == "convert" and choice.target:
                 self.converters[in_stream.index] = open_converter(in_stream, self.out, choice.target)
