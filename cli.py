@@ -123,7 +123,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool =
                        help="where to run (auto: a CUDA GPU when torch sees one, else the CPU; cuda:1: that GPU; "
                        "cuda:0,1: one worker per listed GPU)")
     model.add_argument("--backend", choices=BACKENDS,
-                       help="auto: TensorRT on a GPU where it is installed, else torch.compile, else eager")
+                       help="auto: on a GPU TensorRT where installed, else torch.compile; on the CPU OpenVINO where installed, "
+                       "else torch.compile; eager: plain torch, no warm-up")
     model.add_argument("--batch", type=int, metavar="N", help="frames per batch (0: chosen for the device)")
     model.add_argument("--tile", type=int, metavar="N",
                        help="cut frames into N x N-pixel tiles with exact seams (0: never; default: only frames too "

@@ -11,7 +11,7 @@ import re
 from typing import Literal, get_args
 
 DeviceName = Literal["auto", "cpu", "cuda"]
-BackendName = Literal["auto", "tensorrt", "compile", "eager"]
+BackendName = Literal["auto", "tensorrt", "openvino", "compile", "eager"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an ffmpeg process
 

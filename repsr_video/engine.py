@@ -42,6 +42,7 @@ from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
 from .backends.graph import COMPUTE_DTYPES, WIRE_DTYPES, FrameGraph, Residual, ResidualFn
+from .backends.openvino import OpenVINOBackend, openvino_problem
 from .budget import OomRetry, bytes_per_output_pixel, check_host_room, choose_tile, default_budget
 from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName, cuda_index, is_device_name
 from .errors import EngineError
@@ -211,6 +212,9 @@ class Engine:
         eager = EagerBackend(self._graphs(self._residual, compute_dtype))
         if backend == "eager":
             return eager
+        if uses_openvino(backend, self._device, self.precision, net):
+            assert isinstance(net, SRNet)  # uses_openvino refuses foreign nets
+            return OpenVINOBackend(net, self.precision, torch.get_num_threads())
         if isinstance(net, ForeignNet):
             if backend == "tensorrt":
                 raise EngineError(f"backend 'tensorrt' runs RepSR presets only, not {net.arch_id} (spandrel); use compile")
@@ -315,7 +319,7 @@ class Engine:
         wire = np.ascontiguousarray(frames).view(np.int16 if frames.dtype == np.uint16 else np.uint8)
         # The last partial batch is padded to a full one (except for eager CPU runs), so a video
         # compiles one graph and uses one set of pinned buffers. Padding rows are stale and dropped.
-        padded = n if self._device.type == "cpu" and self._runner.name == "eager" else self.batch
+        padded = n if self._device.type == "cpu" and self._runner.name != "compile" else self.batch
         s = self.scale
         buffers = None
         if self._device.type == "cpu" and padded == n:
@@ -349,6 +353,23 @@ class Engine:
         if self._buffers is None or self._buffers.key != key:
             self._buffers = _HostBuffers(in_shape, out_shape, dtype, pinned=self._device.type == "cuda")
         return self._buffers
+
+
+def uses_openvino(backend: str, device: torch.device, precision: PrecisionName, net: DeployNet | None = None) -> bool:
+    """Whether the engine runs on OpenVINO: when asked, or by `auto` on CPU where it can (it was faster than
+    torch on every shipped net in fp32 and bf16 and needs no warm-up: docs/speed.md). Raises EngineError when
+    asked for where it cannot run. `net` None: a RepSR preset (what job fingerprints ask about)."""
+    if backend == "openvino":
+        if device.type != "cpu":
+            raise EngineError(f"backend 'openvino' runs on the CPU, not {device.type}; use compile or tensorrt there")
+        if isinstance(net, ForeignNet):
+            raise EngineError(f"backend 'openvino' runs RepSR presets only, not {net.arch_id} (spandrel); use compile")
+        problem = openvino_problem(precision)
+        if problem:
+            raise EngineError(problem)
+        return True
+    foreign = isinstance(net, ForeignNet)
+    return backend == "auto" and device.type == "cpu" and not foreign and openvino_problem(precision) is None
 
 
 def _resolve_batch(settings: EngineSettings, device: torch.device) -> int:

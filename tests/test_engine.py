@@ -4,6 +4,7 @@ compile fallback. Tiny nets and frames; one real torch.compile run. TensorRT: te
 from __future__ import annotations
 
 import dataclasses
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -184,16 +185,18 @@ def test_fp16_overflow_is_recomputed_in_fp32_never_black_or_nan():
 
 def test_auto_on_cpu_never_picks_tensorrt():
     engine = create_engine_for_network(tiny_net(), EngineSettings(device="cpu"))
-    assert engine.backend in ("compile", "eager")
+    assert engine.backend in ("openvino", "compile", "eager")
     assert engine.batch >= 1
 
 
-@pytest.mark.parametrize("backend", ["eager", "compile", "auto"])
+@pytest.mark.parametrize("backend", ["eager", "compile", "auto"] + (["openvino"] if find_spec("openvino") else []))
 def test_the_engine_runs_a_declared_backend(backend):
     engine = create_engine_for_network(tiny_net(), EngineSettings(device="cpu", backend=backend))
     runner = engine._runner
     assert isinstance(runner, Backend)
-    assert runner.name in (("eager",) if backend == "eager" else ("eager", "compile"))
+    expected = {"eager": ("eager",), "compile": ("eager", "compile"), "openvino": ("openvino",),
+                "auto": ("openvino",) if find_spec("openvino") else ("eager", "compile")}[backend]
+    assert runner.name in expected
     assert all(isinstance(note, str) and note for note in runner.notes())
 
 

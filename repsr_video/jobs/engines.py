@@ -25,19 +25,22 @@ class PresetEngine:
         return create_engine(read_preset(self.preset), settings)
 
     def fingerprint(self) -> dict:
-        """What about the model changes the output: the weights, and the precision this device kind runs.
+        """What about the model changes the output: the weights, the precision this device kind runs, and
+        the runtime (OpenVINO and torch round differently in their last bits).
 
         "cuda" and "cuda:N" are taken at their word (the GPUs may be on other hosts than this one)."""
         import torch
 
-        from repsr_video.engine import default_precision, resolve_device
+        from repsr_video.engine import default_precision, resolve_device, uses_openvino
         from repsr_video.preset import read_preset
 
         preset = read_preset(self.preset)
         wants_cuda = self.settings.device.startswith("cuda")
         device = torch.device("cuda") if wants_cuda else resolve_device(self.settings.device)
         precision = default_precision(device)
-        return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": device.type, "precision": precision}
+        runtime = "openvino" if not preset.is_foreign and uses_openvino(self.settings.backend, device, precision) else "torch"
+        return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": device.type, "precision": precision,
+                "runtime": runtime}
 
 
 class LazyEngine:

@@ -147,12 +147,13 @@ class _SelfDescribing(Protocol):
 
     device: str
     precision: str
+    backend: str
     weights_key: str
 
 
 def engine_fingerprint(engine: Upscaler | None) -> dict:
     """The model part of the manifest when no factory is given. For an Engine it is what its PresetEngine
-    factory would give (weights, scale, device kind, precision), so the CLI and library calls share saved
+    factory would give (weights, scale, device kind, precision, runtime), so the CLI and library calls share saved
     work; any other upscaler is named by its class and scale."""
     assert engine is not None
     if isinstance(engine, _SelfDescribing):
@@ -161,6 +162,7 @@ def engine_fingerprint(engine: Upscaler | None) -> dict:
             "scale": engine.scale,
             "device": engine.device,
             "precision": engine.precision,
+            "runtime": "openvino" if engine.backend == "openvino" else "torch",
         }
     return {"upscaler": f"{type(engine).__module__}.{type(engine).__qualname__}", "scale": engine.scale}
 

@@ -1,0 +1,117 @@
+"""The OpenVINO backend: what `auto` picks on CPU where OpenVINO is installed, and the same frames as torch."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from engine_helpers import max_diff, random_frames, reference_upscale
+from interop_helpers import photo
+from repsr_video.backends import openvino as ov_backend
+from repsr_video.engine import EngineSettings, create_engine_for_network
+from repsr_video.errors import EngineError
+from repsr_video.network import SRNet
+
+needs_openvino = pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="OpenVINO not installed")
+
+
+def trained_like_net(scale: int = 2, blocks: int = 3, channels: int = 32, seed: int = 0) -> SRNet:
+    """Random weights with real non-linearities (per-channel PReLU slopes of both signs) and a small
+    residual, like a trained net; 32 channels so oneDNN's blocked kernels are the ones that run."""
+    torch.manual_seed(seed)
+    net = SRNet(scale, blocks, channels).eval()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.PReLU):
+                module.weight.uniform_(-0.5, 0.5)
+        net.tail.weight.mul_(0.3)
+    return net
+
+
+def engine(net: SRNet, backend: str = "auto", precision: str = "fp32", tile: int | None = None):
+    return create_engine_for_network(net, EngineSettings(device="cpu", backend=backend, batch=1, tile=tile),
+                                     precision=precision)
+
+
+@needs_openvino
+@pytest.mark.parametrize("scale", [2, 4])
+def test_auto_runs_openvino_and_matches_torch_fp32_on_a_photo(scale):
+    net = trained_like_net(scale)
+    frames = photo(96, 128)
+    eng = engine(net)
+    assert eng.backend == "openvino" and not eng.notes
+    out = eng.upscale(frames)
+    ref = reference_upscale(net, frames)
+    assert out.shape == ref.shape and out.dtype == np.uint8
+    assert max_diff(out, ref) <= 1  # float sums in another order: a last-bit difference may round the other way
+    assert np.mean(out != ref) < 1e-3
+
+
+@needs_openvino
+def test_uint16_frames_keep_16_bits():
+    net = trained_like_net()
+    frames = random_frames(2, 40, 56, dtype=np.uint16)
+    out = engine(net).upscale(frames)
+    assert out.dtype == np.uint16
+    assert max_diff(out, reference_upscale(net, frames)) <= 1
+    # the full 16-bit range survives (an int16 wire read as signed would fold the top half negative)
+    assert out.max() > 60000
+
+
+@needs_openvino
+def test_bf16_keeps_the_skip_exact_and_the_residual_close():
+    net = trained_like_net()
+    frames = photo(64, 96, "chelsea")
+    eng = engine(net, precision="bf16")
+    assert eng.backend == "openvino" and eng.precision == "bf16"
+    out = eng.upscale(frames)
+    ref = reference_upscale(net, frames)
+    assert max_diff(out, ref) <= 3  # as the torch backends in bf16 (benchmarks/bf16_quality.py)
+    # only the residual is in bf16: with a zero residual the output is the exact nearest-neighbour upscale
+    with torch.no_grad():
+        net.tail.weight.zero_()
+        net.tail.bias.zero_()
+    flat = engine(net, precision="bf16").upscale(frames)
+    assert np.array_equal(flat, frames.repeat(2, axis=1).repeat(2, axis=2))
+
+
+@needs_openvino
+def test_tiled_equals_untiled():
+    net = trained_like_net(blocks=2)
+    frames = photo(150, 170)
+    whole = engine(net, backend="openvino", tile=0).upscale(frames)
+    tiled = engine(net, backend="openvino", tile=48).upscale(frames)
+    assert max_diff(whole, tiled) == 0
+
+
+@needs_openvino
+def test_one_compiled_graph_per_shape_and_dtype():
+    eng = engine(trained_like_net(channels=8))
+    for shape in [(1, 20, 30, 3), (1, 20, 30, 3), (1, 22, 30, 3)]:
+        eng.upscale(np.zeros(shape, np.uint8))
+    eng.upscale(np.zeros((1, 20, 30, 3), np.uint16))
+    assert len(eng._runner._requests) == 3
+
+
+def test_auto_falls_back_to_torch_without_openvino(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(ov_backend.importlib.util, "find_spec", lambda name: None if name == "openvino" else real(name))
+    eng = engine(trained_like_net(channels=8))
+    assert eng.backend in ("compile", "eager")
+    with pytest.raises(EngineError, match=r"OpenVINO is not installed .*repsr-video\[openvino\]"):
+        engine(trained_like_net(channels=8), backend="openvino")
+
+
+def test_openvino_refuses_what_it_cannot_run():
+    net = trained_like_net(channels=8)
+    with pytest.raises(EngineError, match="runs fp32 or bf16, not fp16"):
+        engine(net, backend="openvino", precision="fp16")
+    # auto with fp16 on CPU is not an error: torch runs it
+    assert engine(net, precision="fp16").backend in ("compile", "eager")
+    with pytest.raises(EngineError, match="runs on the CPU, not cuda"):
+        from repsr_video.engine import uses_openvino
+
+        uses_openvino("openvino", torch.device("cuda"), "fp16")
