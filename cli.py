@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from repsr_video import __version__
-from repsr_video.choices import BACKENDS, DEFAULT_PRESET_SCALES, DEFAULT_SCALE, DEVICES, ENCODERS, SCALES
+from repsr_video.choices import BACKENDS, DEFAULT_PRESET_SCALES, DEFAULT_SCALE, DEINTERLACE_MODES, DEVICES, ENCODERS, SCALES
 from repsr_video.errors import PresetWarning, RepsrError
 
 if TYPE_CHECKING:
@@ -144,6 +144,9 @@ def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
     enc.add_argument("-pix_fmt", "--pix-fmt", dest="pix_fmt", metavar="FMT",
                      help="output pixel format (default: the input's layout and bit depth)")
     enc.add_argument("--encoder", choices=ENCODERS, help="encode in-process (pyav) or in a separate ffmpeg process (ffmpeg)")
+    enc.add_argument("--deinterlace", choices=DEINTERLACE_MODES,
+                     help="FFmpeg's bwdif before upscaling, one frame per frame: auto (frames flagged interlaced), on (every "
+                     "frame), off (default: interlaced input is upscaled as is, with a note)")
 
 
 def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,7 +233,8 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
     from repsr_video.output_plan import EncodeSettings
     from repsr_video.streams import StreamSettings
 
-    fields = {"codec": "codec", "crf": "crf", "preset": "encoder_preset", "pix_fmt": "pix_fmt", "encoder": "encoder"}
+    fields = {"codec": "codec", "crf": "crf", "preset": "encoder_preset", "pix_fmt": "pix_fmt", "encoder": "encoder",
+              "deinterlace": "deinterlace"}
     stream_fields = {name: name for name in ("audio_codec", "subtitle_codec", "no_audio", "no_subtitles", "no_data")}
     streams = StreamSettings(**_given(args, stream_fields)) if hasattr(args, "audio_codec") else StreamSettings()
     return EncodeSettings(**_given(args, fields), streams=streams)

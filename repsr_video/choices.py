@@ -14,11 +14,15 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 BackendName = Literal["auto", "tensorrt", "openvino", "compile", "eager"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an ffmpeg process
+# FFmpeg's bwdif before the network: auto = frames flagged interlaced (when the first is), on = every
+# frame, off = none (the default; a note names --deinterlace when the input is interlaced)
+DeinterlaceMode = Literal["off", "auto", "on"]
 
 DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
 BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
 PRECISIONS: tuple[PrecisionName, ...] = get_args(PrecisionName)
 ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
+DEINTERLACE_MODES: tuple[DeinterlaceMode, ...] = get_args(DeinterlaceMode)
 
 SCALES: tuple[int, ...] = (2, 3, 4)  # upscaling factors the network supports
 # What `--scale` offers: the scales with a shipped default preset (no x3 preset is trained yet; a x3

@@ -7,9 +7,12 @@ untouched, in demux order, so the encoder can copy them. Nothing is held beyond 
 The colour matrix and range (and the policy for untagged input) come from repsr_video.colour.
 
 Timestamps are FFmpeg's best-effort ones (repsr_video.timestamps), so a file without pts (AVI with
-B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures (the
-output plan says so in a note). Alpha is read only when the caller sets `keep_alpha` (the output plan keeps
-it): each FrameBatch then carries the alpha plane beside the RGB, which is converted exactly as without it.
+B-frames) keeps the times ffmpeg and ffprobe show. Interlaced input is upscaled as progressive pictures
+unless the caller sets `deinterlace` (the output plan's bwdif mode, repsr_video.deinterlace): frames then
+pass through bwdif, one out per frame in, keeping the timestamps read here. Alpha is read only when the
+caller sets `keep_alpha` (the output plan keeps it): each FrameBatch then carries the alpha plane beside
+the RGB, which is converted exactly as without it. VP8/VP9 alpha lives in packet side data that only the
+libvpx decoders read: `video_codec_context` picks the decoder, here and for the segments.
 
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
@@ -23,14 +26,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import av
 import av.error
 import numpy as np
+from av.codec.codec import UnknownCodecError
 
 from repsr_video.alpha import read_alpha
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
+from repsr_video.deinterlace import deinterlaced
 from repsr_video.errors import InputError, describe_error
 from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
 from repsr_video.timestamps import BestEffortClock, stores_pts
@@ -67,6 +72,41 @@ def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.
     raise InputError(f"{path}: has no video stream (found: {', '.join(kinds)})")
 
 
+# VP8/VP9 keep alpha as a second bitstream in Matroska BlockAdditional side data, and tag the stream
+# alpha_mode=1. FFmpeg's native vp8/vp9 decoders ignore it; its libvpx wrappers decode it (yuva420p).
+_SIDE_DATA_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+# What a demuxer's own decoder context gets from the stream (avcodec_parameters_to_context) that libvpx
+# does not read from the bitstream: the colour tags (primaries and transfer are container-only in VP9).
+_STREAM_PARAMETERS = ("width", "height", "colorspace", "color_range", "color_primaries", "color_trc", "extradata")
+
+
+def _tagged_alpha(stream: av.stream.Stream) -> bool:
+    # Matroska tag names are case-insensitive: FFmpeg writes alpha_mode, a copy of the tag may read ALPHA_MODE
+    return any(key.lower() == "alpha_mode" and str(value).strip() == "1" for key, value in stream.metadata.items())
+
+
+def video_codec_context(stream: av.video.stream.VideoStream) -> tuple[av.VideoCodecContext, str | None]:
+    """The decoder of `stream`, and a note when it cannot read all of it. Every reader of the video uses this.
+
+    VP8/VP9 tagged alpha_mode=1 get FFmpeg's libvpx decoder, set up with the stream's parameters; a build
+    without libvpx keeps the native one, and the note says the alpha is not read. Others keep the stream's own.
+    """
+    own = stream.codec_context
+    name = _SIDE_DATA_ALPHA_DECODERS.get(own.codec.canonical_name)
+    if name is None or name == own.name or not _tagged_alpha(stream):
+        return own, None
+    try:
+        ctx = cast(av.VideoCodecContext, av.CodecContext.create(name, "r"))
+    except (UnknownCodecError, av.error.FFmpegError, ValueError):
+        return own, (f"the {own.codec.canonical_name.upper()} video has alpha (alpha_mode=1), but this FFmpeg build "
+                     f"has no {name} decoder to read it: it is read as opaque")
+    for attribute in _STREAM_PARAMETERS:
+        value = getattr(own, attribute)
+        if value is not None:
+            setattr(ctx, attribute, value)
+    return ctx, None
+
+
 @dataclass(frozen=True)
 class Source:
     """What an encoder takes from the input besides the upscaled frames; fixed when the input opens.
@@ -100,7 +140,8 @@ class VideoDecoder:
             self.stream = pick_video_stream(self.container, self.path)
             others = (s for s in self.container.streams if s is not self.stream)
             self.copied_streams: tuple[av.stream.Stream, ...] = tuple(others) if copy_streams else ()
-            self.stream.thread_type = "AUTO"  # frame + slice threads; drained at the end
+            self.codec, self._codec_note = video_codec_context(self.stream)
+            self.codec.thread_type = "AUTO"  # frame + slice threads; drained at the end
             if self.stream.time_base is None:  # demuxers always set one; a file without is unusable
                 raise InputError(f"{self.path}: the video stream has no time base")
             self.time_base = Fraction(self.stream.time_base)
@@ -114,6 +155,7 @@ class VideoDecoder:
             self._src_color = conversion_args(self.info.color, "src")
             self.rgb_format = rgb_format(self.info.high_bit_depth)
             self.keep_alpha = False  # set by the caller when the output plan keeps the input's alpha
+            self.deinterlace: str | None = None  # bwdif's deint value, set by the caller from the output plan
         except BaseException:
             self.container.close()
             raise
@@ -148,7 +190,7 @@ class VideoDecoder:
                     yield packet
                     continue
                 try:
-                    frames = self.stream.decode(packet)
+                    frames = self.codec.decode(packet)
                 except (av.error.FFmpegError, ValueError):
                     self.report.corrupt_packets += 1
                     continue
@@ -159,7 +201,7 @@ class VideoDecoder:
                 f"{self.path}: reading stopped early ({describe_error(error)}); the file looks truncated or damaged"
             )
         try:
-            yield from self.stream.decode(None)  # drain (frame threads hold frames back)
+            yield from self.codec.decode(None)  # drain (frame threads hold frames back)
         except (av.error.FFmpegError, ValueError):
             self.report.corrupt_packets += 1
 
@@ -198,6 +240,7 @@ class VideoDecoder:
             color=color,
             sample_aspect_ratio=Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None,
             interlaced=bool(first.interlaced_frame),
+            notes=(self._codec_note,) if self._codec_note else (),
         )
 
     def _estimate_frames(self, rate) -> int | None:
@@ -247,16 +290,18 @@ class VideoDecoder:
                 yield self._pending.popleft()
             yield from self._items
 
-        for item in source():
-            if isinstance(item, av.VideoFrame):
+        # each frame with its (pts, duration), read before bwdif if it runs (it hands frames out one late)
+        stamped = ((item, self._timestamp(item)) if isinstance(item, av.VideoFrame) else item for item in source())
+        for item in deinterlaced(stamped, self.deinterlace, self.path):
+            if isinstance(item, tuple):
                 # copied packets that came before this frame go first, so order is kept
                 if packets and not pixels:
                     yield PacketGroup(packets)
                     packets = []
-                pixels.append(self._to_rgb(item))
+                frame, (p, d) = item
+                pixels.append(self._to_rgb(frame))
                 if self.keep_alpha:
-                    alphas.append(read_alpha(item, self.info.high_bit_depth))
-                p, d = self._timestamp(item)
+                    alphas.append(read_alpha(frame, self.info.high_bit_depth))
                 pts.append(p)
                 durations.append(d)
                 self.report.frames += 1

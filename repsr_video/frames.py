@@ -43,7 +43,8 @@ class VideoInfo:
     rotation: int  # counter-clockwise degrees from the display matrix (0 if none)
     color: ColorInfo
     sample_aspect_ratio: Fraction | None = None
-    interlaced: bool = False  # the first frame is interlaced (the output is written progressive, with a note)
+    interlaced: bool = False  # the first frame is interlaced (deinterlaced with --deinterlace, else a note)
+    notes: tuple[str, ...] = ()  # what reading the input noted for the user (e.g. its alpha cannot be read)
 
     @property
     def high_bit_depth(self) -> bool:

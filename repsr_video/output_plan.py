@@ -19,6 +19,9 @@ kept, or why it is dropped: a codec without alpha such as libx264, a --pix-fmt w
 ffmpeg (fed opaque frames). libvpx/libvpx-vp9 keep alpha as packet side data, which the NUT segment
 files drop, so such a video is written in one pass (repsr_video.jobs.video).
 
+Interlaced input: `deinterlace` resolves --deinterlace to bwdif's mode for the decoder (repsr_video.deinterlace);
+off, the frames are upscaled as progressive pictures and one note says how to deinterlace.
+
 The other streams are planned here too (repsr_video.streams): copied, converted or left out, with notes.
 """
 
@@ -35,9 +38,10 @@ import av.error
 from av.codec.codec import UnknownCodecError
 
 from repsr_video.alpha import alpha_pix_fmt, has_alpha
-from repsr_video.choices import ENCODERS, EncoderKind
+from repsr_video.choices import DEINTERLACE_MODES, ENCODERS, DeinterlaceMode, EncoderKind
 from repsr_video.codec_limits import QUIET_OPTIONS, check_crf, check_preset
 from repsr_video.colour import is_rgb_format, output_color
+from repsr_video.deinterlace import bwdif_deint
 from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import ColorInfo, VideoInfo
 from repsr_video.streams import StreamPlan, StreamSettings, plan_streams
@@ -64,10 +68,13 @@ class EncodeSettings:
     pix_fmt: str | None = None
     encoder: EncoderKind = "pyav"
     streams: StreamSettings = StreamSettings()
+    deinterlace: DeinterlaceMode = "off"  # bwdif in the decoder (repsr_video.deinterlace)
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise OutputError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
+        if self.deinterlace not in DEINTERLACE_MODES:
+            raise OutputError(f"unknown --deinterlace {self.deinterlace!r}; choose one of {', '.join(DEINTERLACE_MODES)}")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise OutputError(f"--crf {self.crf} is out of range 0..63")
         codec = CODEC_ALIASES.get(self.codec or "", self.codec)
@@ -92,6 +99,7 @@ class OutputPlan:
     notes: list[str] = field(default_factory=list)
     streams: tuple[StreamPlan, ...] = ()  # what happens to each other stream of the input
     alpha: bool = False  # the input's alpha is upscaled and written (pix_fmt has alpha)
+    deinterlace: str | None = None  # bwdif's deint value the decoder applies ("interlaced", "all"), or None
 
 
 def default_codec(fmt: str) -> str:
@@ -152,12 +160,17 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
     return (width % 2 == 0 or fmt.chroma_width(2) == 2) and (height % 2 == 0 or fmt.chroma_height(2) == 2)
 
 
-def _layout_notes(info: VideoInfo) -> list[str]:
-    """What the upscaled output does not carry over: interlacing (alpha: `_alpha_choice`)."""
-    notes = []
-    if info.interlaced:
+def _layout_notes(info: VideoInfo, deint: str | None) -> list[str]:
+    """Interlacing: deinterlaced, or carried as combing (alpha: `_alpha_choice`); and the input's own notes."""
+    notes = list(info.notes)
+    if deint == "all":
+        notes.append("every frame is deinterlaced with bwdif (--deinterlace on), one frame per frame; the output is progressive")
+    elif deint:
+        notes.append("the video is interlaced: frames flagged interlaced are deinterlaced with bwdif, one frame per frame; "
+                     "the output is progressive")
+    elif info.interlaced:
         notes.append("the video is interlaced; its frames are upscaled as progressive pictures (combing is kept and the "
-                     "output is marked progressive): deinterlace first, e.g. ffmpeg -vf bwdif")
+                     "output is marked progressive): --deinterlace auto deinterlaces it with bwdif first")
     return notes
 
 
@@ -287,7 +300,8 @@ def plan_output(
         stream_plans = tuple(plan_streams(streams, fmt, _supported_codecs(fmt), settings.streams))
     except OutputError as error:
         raise OutputError(f"{path}: {error}") from None
-    notes: list[str] = [*_layout_notes(info), *(p.note for p in stream_plans if p.note)]
+    deint = bwdif_deint(settings.deinterlace, info.interlaced)
+    notes: list[str] = [*_layout_notes(info, deint), *(p.note for p in stream_plans if p.note)]
     width, height = info.width * scale, info.height * scale
     name = settings.codec or default_codec(fmt)
     name = CODEC_ALIASES.get(name, name)
@@ -308,6 +322,8 @@ def plan_output(
             options = _codec_options(codec.name, settings.crf, settings.preset, attempt_notes)
         except OutputError as error:  # the container's default encoder: say which output it is for
             raise OutputError(f"{path}: {error}") from None
+        if codec.name == "libvpx" and has_alpha(pix_fmt):  # libvpx's VP8 refuses alpha with alt-ref frames on
+            options["auto-alt-ref"] = "0"
         try:
             probe_encoder(codec.name, pix_fmt, width, height, options, info.rate)
             notes.extend(attempt_notes)
@@ -325,7 +341,9 @@ def plan_output(
     rgb_output = is_rgb_format(pix_fmt)
     color = output_color(info, rgb_output)
     alpha = has_alpha(info.pix_fmt) and has_alpha(pix_fmt) and settings.encoder == "pyav"
-    return OutputPlan(path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans, alpha)
+    return OutputPlan(
+        path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans, alpha, deint
+    )
 
 
 _SUPPORTED: dict[str, set[str]] = {}

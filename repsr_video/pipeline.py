@@ -188,6 +188,7 @@ def upscale_video(
     with VideoDecoder(input_path, copy_streams=True) as decoder:
         plan = plan_output(decoder.info, engine.scale, output, encode, decoder.source.copied)
         decoder.keep_alpha = plan.alpha
+        decoder.deinterlace = plan.deinterlace
         check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)
         make_parent_folders(output)
         remove_stale_partials(output)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from media_factory import NearestEngine
-from repsr_video.alpha import alpha_pix_fmt, upscale_alpha
-from repsr_video.decoder import VideoDecoder
+from repsr_video import decoder as decoder_module
+from repsr_video.alpha import alpha_pix_fmt, has_alpha, upscale_alpha
+from repsr_video.decoder import VideoDecoder, video_codec_context
 from repsr_video.jobs.runner import JobSettings
 from repsr_video.output_plan import EncodeSettings
 from repsr_video.pipeline import upscale_video
@@ -134,3 +135,106 @@ def test_alpha_kept_in_mov_codecs(clip, tmp_path, codec, stored, tolerance):
     assert fmt == stored and len(pts) == N  # .mov has its own time base; timing is checked in test_pipeline
     expected = upscale_alpha(_decode(clip)[2][..., 3], 2)
     assert np.abs(got[..., 3].astype(int) - expected).mean() <= tolerance
+
+
+# --- VP8/VP9 alpha input: a second bitstream in Matroska BlockAdditional side data (alpha_mode=1) ---------
+
+LIBVPX = {"libvpx-vp9": "libvpx-vp9", "libvpx": "libvpx"}  # encoder -> FFmpeg's decoder that reads the alpha
+
+
+def _vpx_clip(path: Path, codec: str) -> Path:
+    """A WebM with alpha as FFmpeg writes it: a keyframe every 4 frames, so segmented runs cut it."""
+    with av.open(str(path), "w") as out:
+        # libvpx refuses VP8 alpha with alt-ref frames; set for both so the clips differ in codec only
+        stream = out.add_stream(codec, rate=25, options={"g": "4", "auto-alt-ref": "0"})
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuva420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i in range(N):
+            frame = av.VideoFrame.from_ndarray(_rgba(i), format="rgba").reformat(format="yuva420p")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _libvpx_decode(path: Path, decoder: str) -> tuple[str, list[int], np.ndarray]:
+    """Format, pts and alpha planes as FFmpeg's libvpx decoder reads them (independent of the code under test)."""
+    with av.open(str(path)) as inp:
+        stream = inp.streams.video[0]
+        codec = av.CodecContext.create(decoder, "r")
+        frames = [f for packet in inp.demux(stream) if packet.size for f in codec.decode(packet)]
+    return frames[0].format.name, [f.pts for f in frames], np.stack([f.to_ndarray(format="rgba")[..., 3] for f in frames])
+
+
+@pytest.fixture(scope="module", params=["libvpx-vp9", "libvpx"])
+def vpx_clip(request, tmp_path_factory) -> tuple[Path, str]:
+    path = _vpx_clip(tmp_path_factory.mktemp("vpx") / f"{request.param}.webm", request.param)
+    with av.open(str(path)) as inp:
+        assert inp.streams.video[0].metadata.get("alpha_mode") == "1"
+    return path, LIBVPX[request.param]
+
+
+# Measured on these clips (VP9 and VP8 in, bicubic of the alpha libvpx reads as reference): FFV1 mean 0.15-0.17,
+# max 1; ProRes 4444 mean 0.18-0.20, max 1; VP9 out (lossy, default CRF) mean 0.51 (max 22); VP8 out mean 0.41 (max 11).
+LOSSLESS_ALPHA = (0.5, ALPHA_TOLERANCE)  # (mean, max) in 8-bit levels
+LOSSY_ALPHA_MEAN = 1.5  # an opaque output would be ~100 levels off: the clip is mostly transparent
+
+
+@pytest.mark.parametrize("name, codec, segment_seconds", [
+    ("out.mkv", "ffv1", 0.2),  # segmented: every segment decodes its alpha again from the source
+    ("out.mkv", "ffv1", 1000.0),
+    ("out.webm", None, 0.2),  # VP9 (webm's default) or VP8 out: one pass
+    ("out.mov", "prores_ks", 0.2),
+])
+def test_vpx_alpha_input_keeps_alpha(vpx_clip, tmp_path, name, codec, segment_seconds):
+    """FFmpeg's native VP8/VP9 decoders drop the side-data alpha; the decoder picks libvpx for such streams."""
+    clip, libvpx = vpx_clip
+    if codec is None:
+        codec = "libvpx" if libvpx == "libvpx" else "libvpx-vp9"  # VP8 in, VP8 out: libvpx needs alt-ref off for alpha
+    out = tmp_path / name
+    result = upscale_video(clip, out, NearestEngine(), encode=EncodeSettings(codec=codec),
+                           job=JobSettings(segment_seconds=segment_seconds))
+    assert [n[:27] for n in result.warnings if "alpha" in n] == ["alpha kept: written as yuva"], result.warnings
+    _, src_pts, src_alpha = _libvpx_decode(clip, libvpx)
+    drawn = np.stack([_rgba(i)[..., 3] for i in range(N)])
+    assert np.abs(src_alpha.astype(int) - drawn).mean() < 1  # the clip does carry the drawn alpha
+    if name.endswith(".webm"):
+        fmt, pts, got = _libvpx_decode(out, libvpx)
+    else:
+        fmt, pts, rgba = _decode(out)
+        got = rgba[..., 3]
+    assert has_alpha(fmt) and len(pts) == N, fmt
+    if not name.endswith(".mov"):  # .mov has its own time base
+        assert pts == src_pts
+    diff = np.abs(got.astype(int) - upscale_alpha(src_alpha, 2))
+    if codec in ("ffv1", "prores_ks"):
+        assert diff.mean() <= LOSSLESS_ALPHA[0] and diff.max() <= LOSSLESS_ALPHA[1], (diff.mean(), diff.max())
+    else:
+        assert diff.mean() <= LOSSY_ALPHA_MEAN, diff.mean()
+    if segment_seconds < 1 and codec == "ffv1":
+        assert result.segments > 1
+
+
+def test_decoder_picks_libvpx_only_for_tagged_alpha(vpx_clip, tmp_path):
+    clip, libvpx = vpx_clip
+    with VideoDecoder(clip) as decoder:
+        assert decoder.codec.name == libvpx and decoder.info.pix_fmt == "yuva420p" and decoder.info.notes == ()
+    opaque = tmp_path / "opaque.webm"  # the same codec without alpha: FFmpeg's native decoder
+    with av.open(str(opaque), "w") as out:
+        stream = out.add_stream(libvpx, rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        out.mux(stream.encode(av.VideoFrame(W, H, "yuv420p")))
+        out.mux(stream.encode(None))
+    with av.open(str(opaque)) as inp:
+        codec, note = video_codec_context(inp.streams.video[0])
+        assert codec is inp.streams.video[0].codec_context and codec.name in ("vp8", "vp9") and note is None
+
+
+def test_without_libvpx_the_alpha_is_read_as_opaque_with_one_note(vpx_clip, tmp_path, monkeypatch):
+    clip, libvpx = vpx_clip
+    monkeypatch.setattr(decoder_module, "_SIDE_DATA_ALPHA_DECODERS", {"vp8": "no-such-vp8", "vp9": "no-such-vp9"})
+    out = tmp_path / "out.mkv"
+    result = upscale_video(clip, out, NearestEngine(), encode=EncodeSettings(codec="ffv1"), job=JobSettings(segment_seconds=0.2))
+    notes = [n for n in result.warnings if "alpha" in n]
+    assert len(notes) == 1 and "has alpha (alpha_mode=1), but this FFmpeg build has no no-such-" in notes[0], notes
+    assert result.segments > 1 and _decode(out)[0] == "yuv420p"

@@ -199,6 +199,7 @@ def job_manifest(path: Path, index: VideoIndex, plan: OutputPlan, model: dict, j
                 "options": dict(sorted(plan.options.items())),
                 "color": [plan.color.matrix, plan.color.range, plan.color.primaries, plan.color.trc],
             },
+            "deinterlace": plan.deinterlace,  # None when off: manifests written before the option still match
             "segment_seconds": job.segment_seconds,
             "start": None if tr.start is None else str(tr.start),
             "duration": None if tr.duration is None else str(tr.duration),

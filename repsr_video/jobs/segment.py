@@ -22,7 +22,8 @@ from av.video.stream import VideoStream
 
 from repsr_video.alpha import read_alpha
 from repsr_video.colour import conversion_args, rgb_format, to_output_frames
-from repsr_video.decoder import open_input, pick_video_stream
+from repsr_video.decoder import open_input, pick_video_stream, video_codec_context
+from repsr_video.deinterlace import deinterlaced
 from repsr_video.errors import InputError, OutputError, describe_error
 from repsr_video.frames import FrameBatch, VideoInfo
 from repsr_video.jobs.index import stream_time_base
@@ -64,12 +65,13 @@ class SegmentSource:
     """RGB batches of exactly the frames of `segment` (same colour conversion as the whole-file decoder).
 
     `from_start=True` ignores the keyframe and decodes from the file start (the fallback when a seek
-    did not land on a frame-exact start). Only the video stream is read; `alpha` adds the alpha plane.
+    did not land on a frame-exact start). Only the video stream is read; `alpha` adds the alpha plane;
+    `deinterlace` (bwdif's mode) deinterlaces the segment's frames, which have no neighbours across the cut.
     """
 
     def __init__(
         self, path: str | Path, segment: Segment, info: VideoInfo, *, threads: int = 0, from_start: bool = False,
-        alpha: bool = False,
+        alpha: bool = False, deinterlace: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.segment = segment
@@ -81,6 +83,7 @@ class SegmentSource:
         self.rgb_format = rgb_format(info.high_bit_depth)
         self._last_pts: int | None = None
         self.alpha = alpha
+        self.deinterlace = deinterlace
 
     def _packets(self, container: av.container.InputContainer, stream) -> Iterator[av.Packet]:
         """The segment's packets in decode order: from its keyframe through its last packet."""
@@ -110,17 +113,18 @@ class SegmentSource:
         """Decoded frames of the segment, in presentation order, with frames outside it dropped by pts."""
         with open_input(self.path) as container:
             stream = pick_video_stream(container, self.path)
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = self.threads
+            codec, _ = video_codec_context(stream)  # the whole-file decoder's choice; its note is in info.notes
+            codec.thread_type = "AUTO"
+            codec.thread_count = self.threads
             for packet in self._packets(container, stream):
                 try:
-                    decoded = stream.decode(packet)
+                    decoded = codec.decode(packet)
                 except (av.error.FFmpegError, ValueError):
                     self.report.corrupt_packets += 1
                     continue
                 yield from self._kept(decoded)
             try:
-                yield from self._kept(stream.decode(None))
+                yield from self._kept(codec.decode(None))
             except (av.error.FFmpegError, ValueError):
                 self.report.corrupt_packets += 1
 
@@ -158,7 +162,9 @@ class SegmentSource:
             return FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, self.report.frames - len(pixels),
                               np.stack(alphas) if alphas else None)
 
-        for frame in self.frames():
+        # each frame with its (pts, duration), read before bwdif if it runs (it hands frames out one late)
+        stamped = ((f, (self._timestamp(f), f.duration or self._default_duration())) for f in self.frames())
+        for frame, (stamp, duration) in deinterlaced(stamped, self.deinterlace, self.path):
             if frame.width != self.info.width or frame.height != self.info.height:
                 raise InputError(
                     f"{self.path}: frame size changes mid-stream ({self.info.width}x{self.info.height} -> "
@@ -167,8 +173,8 @@ class SegmentSource:
             pixels.append(frame.to_ndarray(format=self.rgb_format, **self._src_color))
             if self.alpha:
                 alphas.append(read_alpha(frame, self.info.high_bit_depth))
-            pts.append(self._timestamp(frame))
-            durations.append(frame.duration or self._default_duration())
+            pts.append(stamp)
+            durations.append(duration)
             self.report.frames += 1
             if len(pixels) == batch_size:
                 yield batch()

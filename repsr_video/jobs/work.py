@@ -107,7 +107,7 @@ def _encode(
     from repsr_video.pipeline import _run_stages
 
     source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start,
-                           alpha=task.plan.alpha)
+                           alpha=task.plan.alpha, deinterlace=task.plan.deinterlace)
     writer = SegmentWriter(tmp, task.plan, task.info, threads=task.threads)
     counting = _Counting(writer, progress)
     try:
