@@ -7,7 +7,9 @@ chapters and metadata (`-map 1:N -c copy`, `-map_metadata 1 -map_chapters 1`), s
 packets that the decoder hands on are not needed here. Which streams are copied, converted (`-c:N aac`)
 or left out (not mapped) is the plan's stream choice, the same as for the PyAV encoder. `-copyts` keeps
 every timestamp as the input has it: without it ffmpeg moved the piped video to start at 0 while the
-copied audio kept its start (0.5 s apart on a late-starting file). The command is built with
+copied audio kept its start (0.5 s apart on a late-starting file). Copied audio also gets a fine time
+base (`copy_clock`), so ffmpeg rounds its packet times to the container's clock as they are, as the PyAV
+encoder does, instead of laying the packets end to end. The command is built with
 ffmpeg-python; the binary is the one shipped in the imageio-ffmpeg wheel, or a system ffmpeg >= 7.
 Build it through `repsr_video.encoder.open_encoder`.
 """
@@ -15,9 +17,12 @@ Build it through `repsr_video.encoder.open_encoder`.
 from __future__ import annotations
 
 import collections
+import math
 import shutil
 import subprocess
 import threading
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, cast
 
@@ -29,8 +34,10 @@ from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
 from repsr_video.frames import FrameBatch, PacketGroup
 from repsr_video.output_plan import OutputPlan
+from repsr_video.streams import StreamPlan
 
 MIN_FFMPEG_MAJOR = 7  # -display_rotation and -enc_time_base demux
+FINEST_MUXER_CLOCK = Fraction(1, 10**6)  # finer than any muxer's audio clock (Matroska 1 ms, MP4 1/rate, TS 1/90000)
 
 
 def ffmpeg_binary() -> str:
@@ -62,6 +69,30 @@ def _ffmpeg_major_version(binary: str) -> int | None:
         return None
     match = re.match(r"ffmpeg version n?(\d+)\.", banner)
     return int(match.group(1)) if match else None  # a git build: trust it
+
+
+def copy_clock(time_base: Fraction) -> Fraction:
+    """A time base that divides `time_base` exactly and is no coarser than FINEST_MUXER_CLOCK.
+
+    ffmpeg moves stream-copied audio from a time base coarser than the muxer's with av_rescale_delta,
+    which puts each packet where the previous one ended (by sample count) whenever that lies within the
+    packet's own tick: five AAC packets an AVI stores at one time (its sample size set) came out at 0,
+    11, 11, 11, 11 ms, and every later packet 11 ms late. From a time base at least as fine as the
+    muxer's it rounds each time as it is. `-time_base:N` sets this one on the output stream; packets are
+    converted to it only on the way into a bitstream filter, hence `-bsf:N null` (which changes nothing).
+    """
+    return Fraction(1, time_base.denominator * math.ceil(1 / (FINEST_MUXER_CLOCK * time_base.denominator)))
+
+
+def _copied_audio_options(source: Source, kept: Sequence[StreamPlan]) -> dict[str, str]:
+    """`-time_base:N` and `-bsf:N null` for every copied audio stream N (output numbering): see copy_clock."""
+    time_bases = {s.index: s.time_base for s in source.copied}
+    options: dict[str, str] = {}
+    for n, p in enumerate(kept, start=1):
+        time_base = time_bases.get(p.index)
+        if p.action == "copy" and p.kind == "audio" and time_base:
+            options.update({f"time_base:{n}": str(copy_clock(Fraction(time_base))), f"bsf:{n}": "null"})
+    return options
 
 
 def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> list[str]:
@@ -99,6 +130,7 @@ def build_command(source: Source, plan: OutputPlan, path: Path, binary: str) -> 
         "color_trc": plan.color.trc,
         **{f"{key}:v:0": value for key, value in plan.options.items()},
         **codecs,
+        **_copied_audio_options(source, kept),
     }
     flags = ("-hide_banner", "-nostdin", "-loglevel", "error", "-copyts")
     out = ffmpeg.output(*streams, str(path), **options).global_args(*flags)
