@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from repsr_video.bench import BenchReport, MemoryRow
-    from repsr_video.engine import Engine, EngineSettings
+    from repsr_video.engine import EngineSettings
+    from repsr_video.engine_base import TiledEngine as Engine
     from repsr_video.jobs import JobSettings, PresetEngine
     from repsr_video.jobs.engines import LazyEngine
     from repsr_video.output import FileResult
@@ -61,11 +62,18 @@ def _versions() -> str:
         trt = torch_tensorrt.__version__
     except ImportError:
         trt = "absent"
-    return f"repsr-video {__version__} (torch {torch.__version__}, av {av.__version__}, torch-tensorrt {trt})"
+    try:
+        import openvino
+
+        ov = openvino.__version__.split("-")[0]
+    except ImportError:
+        ov = "absent"
+    return (f"repsr-video {__version__} (torch {torch.__version__}, av {av.__version__}, torch-tensorrt {trt}, "
+            f"openvino {ov})")
 
 
 class _VersionAction(argparse.Action):
-    """--version: probes torch, PyAV and torch-tensorrt only when asked (argparse's own action needs the text up front)."""
+    """--version: probes torch, PyAV, torch-tensorrt and OpenVINO only when asked (argparse's action needs the text up front)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
@@ -245,9 +253,9 @@ def _device_type(args: argparse.Namespace) -> str:
     device = getattr(args, "device", None) or "auto"
     if device != "auto":
         return device
-    import torch  # the engine, built next, needs it anyway
+    from repsr_video.engine import device_kind
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return device_kind(device)
 
 
 def _preset(args: argparse.Namespace) -> Preset:
@@ -395,7 +403,8 @@ def _main_parser() -> argparse.ArgumentParser:
         description="Upscale videos, images or whole folders with RepSR networks. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (see `repsr-video SUBCOMMAND --help`).",
     )
-    parser.add_argument("--version", action=_VersionAction, help="show the versions of repsr-video, torch, av and torch-tensorrt")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the versions of repsr-video, torch, av, torch-tensorrt and openvino")
     parser.add_argument("input", nargs="?", help="video, image (png jpg tif webp bmp) or folder to upscale")
     parser.add_argument("output", nargs="?", help="output file (container/image kind from its extension) or folder")
     _add_model_arguments(parser)
@@ -635,9 +644,10 @@ def _set_threads(threads: int | None) -> None:
 
     if threads < 1:
         raise EngineError(f"--threads {threads} must be 1 or more")
-    import torch
-
-    torch.set_num_threads(threads)
+    # One setting for every runtime: torch (OpenMP) reads it when it loads, OpenVINO when the engine is built.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _summary(preset: Preset, engine: Engine | LazyEngine, results: list[FileResult]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the compile backend costs at start, and the default against --backend eager as a user runs it.
+"""What start-up costs: imports, the compile backend's warm-up, and the default against eager and compile as a user runs it.
 
     python benchmarks/startup.py                  # image + 3-s clip, 3 interleaved repeats
     python benchmarks/startup.py --clip-seconds 3 20 --repeats 2
@@ -9,8 +9,10 @@ Every figure is a fresh process, as a user's run is:
 - "compile, cold cache" / "warm cache": one M4C16 x2 640x360 shape at the engine's default precision,
   compiled at once (compiling_at_once) in a process with an empty Inductor cache folder, then again
   in a new process with that folder filled; the eager first call is subtracted;
-- "repsr-video IMAGE OUT" and "repsr-video CLIP OUT" (generated 640x360 H.264 clips), default backend
-  against --backend eager, wall time of the whole command, repeats interleaved (order alternating).
+- "import openvino": what the default CPU runtime (OpenVINO, where installed) pays instead of torch;
+- "repsr-video IMAGE OUT" and "repsr-video CLIP OUT" (generated 640x360 H.264 clips), the default backend
+  (auto: OpenVINO on CPU where installed) against --backend eager and --backend compile, wall time of
+  the whole command, repeats interleaved (order rotating).
 The Inductor cache of the CLI rows is the user's own (warm after the first run), as in real use.
 """
 
@@ -59,7 +61,12 @@ def import_times(repeats: int) -> list[tuple[str, list[float]]]:
     py = sys.executable
     torch_only = [seconds_of([py, "-c", "import torch"]) for _ in range(repeats)]
     with_inductor = [seconds_of([py, "-c", "import torch, torch._inductor.config"]) for _ in range(repeats)]
-    return [("import torch", torch_only), ("import torch + torch._inductor", with_inductor)]
+    rows = [("import torch", torch_only), ("import torch + torch._inductor", with_inductor)]
+    try:
+        rows.append(("import openvino", [seconds_of([py, "-c", "import openvino"]) for _ in range(repeats)]))
+    except subprocess.CalledProcessError:
+        print("startup: openvino is not installed, its row is left out", file=sys.stderr)
+    return rows
 
 
 def compile_times(repeats: int) -> list[tuple[str, list[float]]]:
@@ -94,7 +101,7 @@ def make_clip(path: Path, seconds: float, width: int = 640, height: int = 360, f
             container.mux(packet)
 
 
-def cli_times(clip_seconds: list[float], repeats: int, workdir: Path) -> list[tuple[str, list[float]]]:
+def cli_times(clip_seconds: list[float], repeats: int, workdir: Path, backends: list[str]) -> list[tuple[str, list[float]]]:
     import numpy as np
     from PIL import Image
 
@@ -109,8 +116,8 @@ def cli_times(clip_seconds: list[float], repeats: int, workdir: Path) -> list[tu
     results: dict[str, list[float]] = {}
     for round_number in range(repeats):
         for label, source, suffix in inputs:
-            order = ("auto", "eager") if round_number % 2 == 0 else ("eager", "auto")  # no order bias
-            for backend in order:
+            shift = round_number % len(backends)  # each backend takes each place in turn: no order bias
+            for backend in backends[shift:] + backends[:shift]:
                 out = workdir / f"out{suffix}"
                 command = [sys.executable, "-m", "repsr_video", str(source), str(out), "--overwrite", "--quiet",
                            "--backend", backend, "--device", "cpu"]
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clip-seconds", type=float, nargs="*", default=[3.0])
     parser.add_argument("--skip-compile", action="store_true", help="leave out the cold/warm compile rows (slow)")
+    parser.add_argument("--backends", nargs="+", default=["auto", "eager", "compile"],
+                        help="backends of the CLI rows (auto is OpenVINO on CPU where installed)")
     args = parser.parse_args(argv)
 
     load = os.getloadavg()[0]
@@ -130,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_compile:
         rows += compile_times(max(1, args.repeats - 1))
     with tempfile.TemporaryDirectory(prefix="repsr-startup-") as tmp:
-        rows += cli_times(args.clip_seconds, args.repeats, Path(tmp))
+        rows += cli_times(args.clip_seconds, args.repeats, Path(tmp), args.backends)
     flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
     bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
     print(f"{os.cpu_count()} cores, {'with' if bf16 else 'without'} bf16 instructions; "

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 # Alpha variants of the formats the output plan picks without alpha (the first the codec supports wins).
 _WITH_ALPHA = {
@@ -43,6 +41,9 @@ def alpha_pix_fmt(pix_fmt: str, supported: list[str]) -> str | None:
 
 def upscale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
     """(N,H,W) uint8/uint16 alpha -> (N,sH,sW) of the same dtype, bicubic, clamped and rounded."""
+    import torch  # here, not at the top: a run without alpha on OpenVINO never loads torch
+    import torch.nn.functional as F
+
     top = float(np.iinfo(alpha.dtype).max)
     planes = torch.from_numpy(alpha.astype(np.float32))[:, None]  # float32 holds 16-bit values exactly
     big = F.interpolate(planes, scale_factor=scale, mode="bicubic", align_corners=False, antialias=False)

@@ -34,7 +34,7 @@ from .frames import FrameBatch
 from .output_plan import EncodeSettings, plan_output
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .engine_base import TiledEngine as Engine
     from .output import FileResult
 
 GOAL = 0.9  # end-to-end fps / slowest stage alone

@@ -30,11 +30,14 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import EngineError
+
+if TYPE_CHECKING:  # torch only where a CUDA device is asked about: an OpenVINO run never loads it
+    import torch
 
 CPU_BUDGET_SHARE = 0.5
 CPU_BUDGET_CAP = 2 << 30
@@ -93,13 +96,15 @@ def free_host_memory() -> int:
 
 def free_device_memory(device: torch.device) -> int:
     """Free bytes on a CUDA device, counting what torch's caching allocator holds but does not use."""
+    import torch
+
     free, _total = torch.cuda.mem_get_info(device)
     return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
 
 
-def default_budget(device: torch.device) -> int:
-    """Working memory the engine may use for one window of a batch."""
-    if device.type == "cuda":
+def default_budget(device: torch.device | None) -> int:
+    """Working memory the engine may use for one window of a batch (None: the CPU)."""
+    if device is not None and device.type == "cuda":
         return max(0, int(GPU_BUDGET_SHARE * free_device_memory(device)) - GPU_RESERVE)
     return min(CPU_BUDGET_CAP, int(CPU_BUDGET_SHARE * free_host_memory()))
 
@@ -140,13 +145,15 @@ class OomRetry:
     """
 
     def __init__(
-        self, run: Callable[[np.ndarray, int], np.ndarray], batch: int, free_cache: Callable[[], None] | None = None
+        self, run: Callable[[np.ndarray, int], np.ndarray], batch: int, free_cache: Callable[[], None] | None = None,
+        out_of_memory: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.run = run
         self.batch = max(1, batch)
         self.tile_cap: int | None = None  # input pixels; None until an out-of-memory error sets one
         self.notes: list[str] = []
-        self._free_cache = free_cache or torch.cuda.empty_cache
+        self._free_cache = free_cache or (lambda: None)
+        self._out_of_memory = out_of_memory  # the runtime's out-of-memory errors (torch.cuda.OutOfMemoryError)
 
     def tile_for(self, tile: int, height: int, width: int) -> int:
         """`tile` (0 = whole frame) limited by the cap; 0 again when that still covers the frame."""
@@ -164,7 +171,7 @@ class OomRetry:
                 parts.append(self.run(chunk, current))
                 done += chunk.shape[0]
                 continue
-            except torch.cuda.OutOfMemoryError:
+            except self._out_of_memory:
                 pass
             # Outside the except block: the error's traceback no longer holds the failed call's tensors.
             self._free_cache()

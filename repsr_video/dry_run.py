@@ -80,14 +80,14 @@ def plan_file(source: Path, target: Path, engine: Upscaler, encode: EncodeSettin
     if target.exists() and not overwrite:
         plan.action = "skip (output exists)"
         return plan
-    from repsr_video.engine import Engine
+    from repsr_video.engine_base import TiledEngine
 
     try:
         height, width = _image_plan(plan, engine) if plan.kind == "image" else _video_plan(plan, engine, encode)
     except RepsrError as error:
         plan.action, plan.error = "fail", str(error)
         return plan
-    if isinstance(engine, Engine):  # stand-ins for the engine do not tile
+    if isinstance(engine, TiledEngine):  # stand-ins for the engine do not tile
         plan.tile = engine.tile_for(height, width)
     return plan
 

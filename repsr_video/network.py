@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .choices import SCALES
 from .errors import PresetError
+from .plain_net import PlainNet, parse_size, plain_net, size_name
 
-_SIZE_NAME = re.compile(r"^M(\d+)C(\d+)$")
-
-
-def parse_size(name: str) -> tuple[int, int]:
-    """'M4C16' -> (blocks=4, channels=16), the naming of ECBSR/RepSR."""
-    match = _SIZE_NAME.match(name.strip().upper())
-    if not match or int(match.group(2)) < 1:
-        raise PresetError(f"size {name!r} is not of the form M<blocks>C<channels>, e.g. M4C16")
-    return int(match.group(1)), int(match.group(2))
-
-
-def size_name(blocks: int, channels: int) -> str:
-    return f"M{blocks}C{channels}"
+__all__ = ["SRNet", "parse_size", "size_name"]
 
 
 class SRNet(nn.Module):
@@ -55,6 +42,11 @@ class SRNet(nn.Module):
     @property
     def size(self) -> str:
         return size_name(self.blocks, self.channels)
+
+    def plain(self) -> PlainNet:
+        """The same net as float32 arrays, for runtimes other than torch."""
+        state = {k: v.detach().float().cpu().numpy() for k, v in self.state_dict().items()}
+        return plain_net(state, self.scale, self.blocks, self.channels, f"SRNet {self.size} x{self.scale}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.body(self.head_act(self.head(x)))

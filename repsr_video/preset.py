@@ -14,17 +14,21 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
+from .choices import SCALES
 from .errors import PresetError, PresetWarning, describe_error
-from .network import SCALES, SRNet, size_name
+from .plain_net import PlainNet, check_weight_shapes, plain_net, size_name
+
+if TYPE_CHECKING:  # torch loads only when a torch net is built: an OpenVINO run never needs it
+    import torch
+    from torch import nn
+
+    from .network import SRNet
 
 # "repsr": the deploy SRNet (blocks x channels). "spandrel:<id>": a foreign architecture that spandrel
 # builds from the weights (repsr_video/interop/foreign.py), e.g. "spandrel:SPAN".
@@ -111,16 +115,26 @@ class Preset:
     def build_network(self) -> nn.Module:
         """The net with verified weights, float32, CPU, eval mode: an SRNet, or for a foreign
         architecture a ForeignNet (repsr_video/interop/foreign.py)."""
-        state = self._load_weights()
+        from safetensors.torch import load
+
+        state = self._load_weights(load)
         if self.is_foreign:
             from .interop.foreign import build_foreign
 
             return build_foreign(state, self.architecture.removeprefix(SPANDREL_PREFIX), self.scale, self.weights_path)
         return self._build_srnet(state)
 
-    def _load_weights(self) -> dict[str, torch.Tensor]:
+    def plain_net(self) -> PlainNet:
+        """The deploy net's verified weights as float32 arrays, without importing torch (RepSR presets only)."""
+        if self.is_foreign:
+            raise PresetError(f"{self.path}: {self.architecture} is not a RepSR net; only torch runs it")
+        from safetensors.numpy import load
+
+        return plain_net(self._load_weights(load), self.scale, self.blocks, self.channels, str(self.weights_path))
+
+    def _load_weights(self, load: Callable[[bytes], dict[str, Any]]) -> dict[str, Any]:
+        """The weights file, checked against the preset's SHA-256, read by `load` (safetensors' torch or numpy reader)."""
         from safetensors import SafetensorError
-        from safetensors.torch import load
 
         try:
             blob = self.weights_path.read_bytes()
@@ -130,29 +144,16 @@ class Preset:
         if digest != self.sha256:
             raise PresetError(f"{self.weights_path}: SHA-256 {digest[:12]}... does not match the preset's {self.sha256[:12]}...")
         try:
-            state = load(blob)  # safetensors: tensors only, never pickle
+            return load(blob)  # safetensors: tensors only, never pickle
         except (SafetensorError, ValueError) as error:
             raise PresetError(f"{self.weights_path}: not a valid safetensors file ({error})") from None
-        return state
 
     def _build_srnet(self, state: dict[str, torch.Tensor]) -> SRNet:
+        from .network import SRNet
+
+        check_weight_shapes({k: tuple(v.shape) for k, v in state.items()}, self.scale, self.blocks, self.channels,
+                            str(self.weights_path))
         net = SRNet(self.scale, self.blocks, self.channels)
-        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-        found = {k: tuple(v.shape) for k, v in state.items()}
-        if expected != found:
-            missing = sorted(set(expected) - set(found))
-            wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-            extra = sorted(set(found) - set(expected))
-            detail = "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(missing[:3])}" if missing else "",
-                    f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
-                    f"unexpected {', '.join(extra[:3])}" if extra else "",
-                )
-                if part
-            )
-            raise PresetError(f"{self.weights_path}: weights do not fit {self.size} x{self.scale} ({detail})")
         net.load_state_dict({k: v.float() for k, v in state.items()})
         return net.eval()
 

@@ -20,11 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from torch import nn
-
-from .network import SRNet
 
 # Smallest window (pixels per frame) that runs the same oneDNN kernels as a large frame; the measured
 # switch is at ~640 pixels for 32 channels and ~320 for 64, this keeps a wide margin.
@@ -33,11 +31,16 @@ MIN_WINDOW_PIXELS = 8192
 Runner = Callable[[np.ndarray], np.ndarray]  # (N,h,w,C) -> (N,s*h,s*w,C)
 
 
-def receptive_radius(net: nn.Module) -> int | None:
-    """How many input pixels on each side an output pixel of `net` depends on; None if not known.
+def receptive_radius(net: Any) -> int | None:
+    """How many input pixels on each side an output pixel of the torch module `net` depends on; None if not known.
 
     Known for SRNet (a plain conv stack): the sum of each conv's reach, dilation * (kernel - 1) / 2.
+    (repsr_video/plain_net.py gives the same for a net outside torch.)
     """
+    from torch import nn
+
+    from .network import SRNet
+
     if not isinstance(net, SRNet):
         return None
     radius = 0

@@ -85,7 +85,7 @@ class FakeGpu:
 def test_out_of_memory_halves_the_batch_and_keeps_every_frame():
     gpu = FakeGpu(limit=2 * 60 * 80)
     frames = random_frames(7, 60, 80)
-    retry = OomRetry(gpu, batch=4, free_cache=gpu.free)
+    retry = OomRetry(gpu, batch=4, free_cache=gpu.free, out_of_memory=(torch.cuda.OutOfMemoryError,))
     out = retry(frames, 0)
     assert np.array_equal(out, nearest(frames))  # all 7 frames, in order
     assert retry.batch == 2 and retry.tile_cap is None
@@ -95,7 +95,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_every_frame():
 def test_out_of_memory_at_batch_one_tiles_the_frame():
     gpu = FakeGpu(limit=9000)  # a whole 120x160 frame (19200 px) does not fit, a 60-pixel window does
     frames = random_frames(3, 120, 160)
-    retry = OomRetry(gpu, batch=2, free_cache=gpu.free)
+    retry = OomRetry(gpu, batch=2, free_cache=gpu.free, out_of_memory=(torch.cuda.OutOfMemoryError,))
     out = retry(frames, 0)
     assert np.array_equal(out, nearest(frames))
     assert retry.batch == 1 and 0 < retry.tile_cap < 160
@@ -106,7 +106,7 @@ def test_out_of_memory_at_batch_one_tiles_the_frame():
 
 def test_out_of_memory_even_in_the_smallest_tile_is_one_line_error():
     gpu = FakeGpu(limit=10)
-    retry = OomRetry(gpu, batch=1, free_cache=gpu.free)
+    retry = OomRetry(gpu, batch=1, free_cache=gpu.free, out_of_memory=(torch.cuda.OutOfMemoryError,))
     with pytest.raises(EngineError, match="out of GPU memory for a 160x120 frame even in") as caught:
         retry(random_frames(1, 120, 160), 0)
     assert "\n" not in str(caught.value)
@@ -125,4 +125,5 @@ def test_other_errors_are_not_retried():
         raise RuntimeError("not memory")
 
     with pytest.raises(RuntimeError, match="not memory"):
-        OomRetry(broken, batch=4, free_cache=lambda: None)(random_frames(2, 8, 8), 0)
+        retry = OomRetry(broken, batch=4, free_cache=lambda: None, out_of_memory=(torch.cuda.OutOfMemoryError,))
+        retry(random_frames(2, 8, 8), 0)

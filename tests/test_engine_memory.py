@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine_helpers import random_frames, tiny_net
-from repsr_video import engine as engine_module
+from repsr_video import torch_engine as engine_module
 from repsr_video.engine import EngineSettings, create_engine_for_network, resolve_device
 from repsr_video.errors import EngineError
 from repsr_video.network import SRNet

@@ -1,8 +1,10 @@
-"""The OpenVINO backend: what `auto` picks on CPU where OpenVINO is installed, and the same frames as torch."""
+"""The OpenVINO engine: what `auto` picks on CPU where OpenVINO is installed, the same frames as torch, no torch loaded."""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import torch
 from engine_helpers import max_diff, random_frames, reference_upscale
 from interop_helpers import photo
 from repsr_video.backends import openvino as ov_backend
-from repsr_video.engine import EngineSettings, create_engine_for_network
+from repsr_video.engine import EngineSettings, create_engine_for_network, uses_openvino
 from repsr_video.errors import EngineError
 from repsr_video.network import SRNet
 
@@ -112,6 +114,58 @@ def test_openvino_refuses_what_it_cannot_run():
     # auto with fp16 on CPU is not an error: torch runs it
     assert engine(net, precision="fp16").backend in ("compile", "eager")
     with pytest.raises(EngineError, match="runs on the CPU, not cuda"):
-        from repsr_video.engine import uses_openvino
+        uses_openvino("openvino", "cuda")
+    with pytest.raises(EngineError, match="RepSR presets only"):
+        uses_openvino("openvino", "cpu", foreign=True)
+    assert not uses_openvino("auto", "cuda") and not uses_openvino("auto", "cpu", foreign=True)
 
-        uses_openvino("openvino", torch.device("cuda"), "fp16")
+
+@needs_openvino
+def test_a_batch_that_is_not_finite_is_recomputed_in_fp32(monkeypatch):
+    net = trained_like_net(channels=8)
+    eng = engine(net, precision="bf16")
+    frames = photo(32, 48)
+    real_runner = eng._runner
+
+    def overflowing(batch):
+        out, _ = real_runner(batch)
+        return np.zeros_like(out), False  # what an overflowed low-precision residual reports
+
+    monkeypatch.setattr(eng, "_runner", overflowing)
+    out = eng.upscale(frames)
+    assert eng.fp32_retries == 1
+    assert np.array_equal(out, engine(net, backend="openvino", precision="fp32").upscale(frames))
+
+
+NO_TORCH_RUN = """
+import sys
+import numpy as np
+from repsr_video.engine import EngineSettings, create_engine
+from repsr_video.preset import load_preset
+engine = create_engine(load_preset("general-x2-fast"), EngineSettings(device="auto"))
+out = engine.upscale(np.zeros((1, 24, 32, 3), np.uint8))
+print(engine.backend, out.shape, "torch" in sys.modules)
+"""
+
+NO_TORCH_CLI = """
+import sys
+from repsr_video.cli import main
+code = main([sys.argv[1], sys.argv[2], "--quiet"])
+print(code, "torch" in sys.modules)
+"""
+
+
+@needs_openvino
+@pytest.mark.skipif(any(__import__("os").path.exists(f) for f in ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")),
+                    reason="a GPU machine asks torch whether the GPU is usable")
+def test_a_cpu_run_on_openvino_never_imports_torch(tmp_path):
+    """import torch alone costs 1.5-2 s here: more than upscaling an image on OpenVINO."""
+    ran = subprocess.run([sys.executable, "-c", NO_TORCH_RUN], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["openvino", "(1,", "48,", "64,", "3)", "False"], ran.stderr
+    from PIL import Image
+
+    Image.fromarray(photo(40, 60)[0]).save(tmp_path / "in.png")
+    ran = subprocess.run([sys.executable, "-c", NO_TORCH_CLI, str(tmp_path / "in.png"), str(tmp_path / "out.png")],
+                         capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["0", "False"], ran.stderr
+    assert Image.open(tmp_path / "out.png").size == (120, 80)

@@ -6,8 +6,9 @@ convolutions were slower on 32-channel nets (benchmarks/cpu_runtimes.py, docs/sp
 no warm-up tax: the graph is written directly from the weights (no tracing, no ONNX file) and
 compiles in well under a second, so images and short clips get the fast path too.
 
-The graph is the FrameGraph's: integer NHWC frames in, the net, the nearest-neighbour skip, rounding
-and clamping, integer NHWC frames out, plus an all-finite flag for the engine's fp32 retry. The skip
+The graph is what the torch engine's FrameGraph computes: integer NHWC frames in, the net, the
+nearest-neighbour skip, rounding and clamping, integer frames out (NCHW, made NHWC by numpy), plus an
+all-finite flag for the engine's fp32 retry. The skip
 is taken from the integer frames (nearest-neighbour of integers is exact), so with bf16 inference
 only the residual runs in bf16, as in the torch backends. Shapes are static per frame size (a video
 compiles one graph; a compile costs about 0.05 s for M8C32 at 960x540).
@@ -16,81 +17,80 @@ compiles one graph; a compile costs about 0.05 s for M8C32 at 960x540).
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from ..choices import PrecisionName
-from ..network import SRNet
+from ..plain_net import PlainNet
 
 PRECISION_HINTS: dict[str, str] = {"fp32": "f32", "bf16": "bf16"}  # engine precision -> OpenVINO hint
-# numpy dtype of the frames -> (the numpy view the graph takes, its full-scale value)
-_FRAME_TYPES = {np.dtype(np.uint8): (np.uint8, 255.0), np.dtype(np.int16): (np.uint16, 65535.0)}
 
 
-def openvino_problem(precision: str) -> str | None:
+def openvino_problem(precision: str | None = None) -> str | None:
     """Why the OpenVINO backend cannot run here (None when it can); cheap: nothing is imported."""
-    if precision not in PRECISION_HINTS:
+    if precision is not None and precision not in PRECISION_HINTS:
         return f"the openvino backend runs {' or '.join(PRECISION_HINTS)}, not {precision}"
     if importlib.util.find_spec("openvino") is None:
         return "OpenVINO is not installed (pip install 'repsr-video[openvino]')"
     return None
 
 
-def _constant(ops: Any, tensor: torch.Tensor) -> Any:
-    return ops.constant(tensor.detach().float().cpu().numpy())
+def default_threads() -> int:
+    """OMP_NUM_THREADS where set (the CLI's --threads and worker processes set it, for torch too), else one
+    per core this process may use (OpenVINO's own default counts physical cores, half of them on SMT VMs)."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _conv(ops: Any, features: Any, conv: nn.Conv2d) -> Any:
-    out = ops.convolution(features, _constant(ops, conv.weight), [1, 1], [1, 1], [1, 1], [1, 1])
-    assert conv.bias is not None  # every SRNet conv has a bias
-    return ops.add(out, _constant(ops, conv.bias.reshape(1, -1, 1, 1)))
-
-
-def build_model(net: SRNet, shape: tuple[int, ...], frame_type: type, full_scale: float) -> Any:
-    """The OpenVINO model of `net` on integer (N,H,W,3) frames of `frame_type` -> (frames, all_finite)."""
-    import openvino as ov
-
+def _ops() -> Any:
     try:
         import openvino.opset13 as ops
     except ImportError:  # OpenVINO before 2025 kept the opsets under openvino.runtime
         import openvino.runtime.opset13 as ops
+    return ops
 
-    element = ov.Type.u8 if frame_type is np.uint8 else ov.Type.u16
+
+def build_model(net: PlainNet, shape: tuple[int, ...], frame_type: type) -> Any:
+    """The OpenVINO model of `net` on integer (N,H,W,3) frames of `frame_type` (uint8 or uint16)
+    -> ((N,3,sH,sW) upscaled frames of the same type, all_finite)."""
+    import openvino as ov
+
+    ops = _ops()
+    element, full_scale = (ov.Type.u8, 255.0) if frame_type is np.uint8 else (ov.Type.u16, 65535.0)
     frames = ops.parameter(list(shape), element, name="frames")
     nchw = ops.constant(np.array([0, 3, 1, 2], dtype=np.int64))
-    x = ops.transpose(ops.multiply(ops.convert(frames, ov.Type.f32), ops.constant(np.float32(1 / full_scale))), nchw)
-    convs = [net.head] + [m for m in net.body if isinstance(m, nn.Conv2d)]
-    activations = [net.head_act] + [m for m in net.body if isinstance(m, nn.PReLU)]
-    features = x
-    for conv, activation in zip(convs, activations, strict=True):
-        features = ops.prelu(_conv(ops, features, conv), _constant(ops, activation.weight))
+    features = ops.transpose(ops.multiply(ops.convert(frames, ov.Type.f32), ops.constant(np.float32(1 / full_scale))), nchw)
+    for weight, bias, slopes in net.layers():
+        features = ops.add(ops.convolution(features, ops.constant(weight), [1, 1], [1, 1], [1, 1], [1, 1]),
+                           ops.constant(bias.reshape(1, -1, 1, 1)))
+        if slopes is not None:
+            features = ops.prelu(features, ops.constant(slopes))
     # pixel_shuffle is DepthToSpace in "depth_first" (CRD) order
-    residual = ops.convert(ops.depth_to_space(_conv(ops, features, net.tail), "depth_first", net.scale), ov.Type.f32)
+    residual = ops.convert(ops.depth_to_space(features, "depth_first", net.scale), ov.Type.f32)
     finite = ops.reduce_logical_and(ops.is_finite(residual), ops.constant(np.array([0, 1, 2, 3], dtype=np.int64)))
     # The skip from the integer frames themselves: exact, and never rounded to bf16.
-    scales = ops.constant(np.array([net.scale, net.scale], dtype=np.float32))
     integers = frames if element == ov.Type.u8 else ops.convert(frames, ov.Type.i32)  # Interpolate takes no u16
+    scales = ops.constant(np.array([net.scale, net.scale], dtype=np.float32))
     skip = ops.interpolate(integers, scales, "nearest", "scales", axes=ops.constant(np.array([1, 2], dtype=np.int64)),
                            nearest_mode="floor", coordinate_transformation_mode="asymmetric")
-    nhwc = ops.constant(np.array([0, 2, 3, 1], dtype=np.int64))
-    levels = ops.add(ops.multiply(ops.transpose(residual, nhwc), ops.constant(np.float32(full_scale))),
-                     ops.convert(skip, ov.Type.f32))
-    levels = ops.clamp(ops.round(levels, "half_to_even"), 0.0, full_scale)  # NaN becomes 0 in the convert
+    levels = ops.add(ops.multiply(residual, ops.constant(np.float32(full_scale))),
+                     ops.transpose(ops.convert(skip, ov.Type.f32), nchw))
+    levels = ops.clamp(ops.round(levels, "half_to_even"), 0.0, full_scale)
+    # Out in NCHW: OpenVINO's reorder of the 3-channel integer result to NHWC took 4x the whole net
+    # at x4 (M4C16 960x540: 0.88 s against 0.23 s with numpy's transpose; x2 the same either way).
     return ov.Model([ops.convert(levels, element), finite], [frames], "repsr")
 
 
-class OpenVINOBackend:
-    """Satisfies `Backend`; one compiled graph per (shape, frame dtype), built at its first batch."""
+class OpenVINORunner:
+    """Runs (N,H,W,3) uint8/uint16 frames through `net`: one compiled graph per (shape, dtype), built at
+    its first batch, in one precision ("fp32" or "bf16")."""
 
-    name = "openvino"
-
-    def __init__(self, net: SRNet, precision: PrecisionName, threads: int) -> None:
+    def __init__(self, net: PlainNet, precision: str, threads: int) -> None:
         import openvino as ov
 
-        self.note = ""
         self._net = net
         self._core = ov.Core()
         self._config = {
@@ -100,23 +100,15 @@ class OpenVINOBackend:
         }
         self._requests: dict[tuple, Any] = {}
 
-    def current_name(self) -> str:
-        return self.name
-
-    def notes(self) -> list[str]:
-        return [self.note] if self.note else []
-
-    def _request(self, shape: tuple[int, ...], frame_type: type, full_scale: float) -> Any:
+    def _request(self, shape: tuple[int, ...], frame_type: type) -> Any:
         key = (shape, frame_type)
         if key not in self._requests:
-            model = build_model(self._net, shape, frame_type, full_scale)
+            model = build_model(self._net, shape, frame_type)
             self._requests[key] = self._core.compile_model(model, "CPU", self._config).create_infer_request()
         return self._requests[key]
 
-    def __call__(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        wire = raw.numpy()  # uint8, or int16 holding uint16 bit for bit
-        frame_type, full_scale = _FRAME_TYPES[wire.dtype]
-        frames = wire.view(frame_type)
-        result = self._request(frames.shape, frame_type, full_scale).infer({0: frames})  # outputs are copies
-        out = np.ascontiguousarray(result[0]).view(wire.dtype)
-        return torch.from_numpy(out), torch.tensor(bool(result[1]))
+    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(upscaled frames, whether the residual was finite everywhere)."""
+        frames = np.ascontiguousarray(frames)
+        result = self._request(frames.shape, frames.dtype.type).infer({0: frames})  # outputs are copies
+        return np.ascontiguousarray(np.asarray(result[0]).transpose(0, 2, 3, 1)), bool(result[1])

@@ -29,17 +29,14 @@ class PresetEngine:
         the runtime (OpenVINO and torch round differently in their last bits).
 
         "cuda" and "cuda:N" are taken at their word (the GPUs may be on other hosts than this one)."""
-        import torch
-
-        from repsr_video.engine import default_precision, resolve_device, uses_openvino
+        from repsr_video.engine import default_precision, device_kind, uses_openvino
         from repsr_video.preset import read_preset
 
         preset = read_preset(self.preset)
-        wants_cuda = self.settings.device.startswith("cuda")
-        device = torch.device("cuda") if wants_cuda else resolve_device(self.settings.device)
-        precision = default_precision(device)
-        runtime = "openvino" if not preset.is_foreign and uses_openvino(self.settings.backend, device, precision) else "torch"
-        return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": device.type, "precision": precision,
+        kind = "cuda" if self.settings.device.startswith("cuda") else device_kind(self.settings.device)
+        runtime = "openvino" if uses_openvino(self.settings.backend, kind, None, preset.is_foreign) else "torch"
+        precision = default_precision(kind, runtime)
+        return {"weights_sha256": preset.sha256, "scale": preset.scale, "device": kind, "precision": precision,
                 "runtime": runtime}
 
 
