@@ -644,10 +644,9 @@ def _set_threads(threads: int | None) -> None:
 
     if threads < 1:
         raise EngineError(f"--threads {threads} must be 1 or more")
-    # One setting for every runtime: torch (OpenMP) reads it when it loads, OpenVINO when the engine is built.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    from repsr_video.engine import set_cpu_threads
+
+    set_cpu_threads(threads)
 
 
 def _summary(preset: Preset, engine: Engine | LazyEngine, results: list[FileResult]) -> dict[str, Any]:

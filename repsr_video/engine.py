@@ -25,6 +25,7 @@ even tiled, before any work.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,14 @@ def uses_openvino(backend: str, device: str, precision: str | None = None, forei
             raise EngineError(problem)
         return True
     return backend == "auto" and device == "cpu" and not foreign and openvino_problem(precision) is None
+
+
+def set_cpu_threads(threads: int) -> None:
+    """The CPU threads of inference, for every runtime: OpenVINO reads OMP_NUM_THREADS when an engine is built,
+    torch (OpenMP) when it loads, and torch already loaded is told directly."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _check_settings(settings: object, precision: str | None) -> None:

@@ -28,10 +28,10 @@ def _ray_segment(factory: EngineFactory, task: SegmentTask, device: str | None) 
     """The task body, run in a Ray worker process."""
     key = (factory, device)
     if key not in _ENGINES:
-        if device is None:
-            import torch
+        if device is None:  # a CPU task: inference gets the task's CPUs
+            from repsr_video.engine import set_cpu_threads
 
-            torch.set_num_threads(max(1, task.threads))
+            set_cpu_threads(max(1, task.threads))
         _ENGINES[key] = factory(device)
     return run_segment(task, _ENGINES[key])
 

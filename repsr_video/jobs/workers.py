@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from repsr_video.engine import set_cpu_threads
 from repsr_video.errors import RepsrError
 from repsr_video.jobs.work import EngineFactory, SegmentTask, run_segment
 
@@ -65,11 +66,9 @@ def _worker_main(factory: EngineFactory, device: str | None, threads: int, jobs,
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the workers
     index = -1
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # for torch, if the engine loads it
+    set_cpu_threads(threads)  # before the engine: OpenVINO reads it when built, torch when it loads
     try:
         engine = factory(device)
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(threads)
         while (task := jobs.get()) is not None:
             index = task.segment.index
             marker = run_segment(task, engine, functools.partial(_put_frames, events, index))
