@@ -30,7 +30,16 @@ from rich.console import Console
 from rich.table import Table
 
 from repsr_video import __version__
-from repsr_video.choices import BACKENDS, DEFAULT_PRESET_SCALES, DEFAULT_SCALE, DEINTERLACE_MODES, DEVICES, ENCODERS, SCALES
+from repsr_video.choices import (
+    BACKENDS,
+    DEFAULT_PRESET_SCALES,
+    DEFAULT_SCALE,
+    DEINTERLACE_MODES,
+    DEVICES,
+    ENCODERS,
+    SCALES,
+    YUV_PATH_MODES,
+)
 from repsr_video.errors import PresetWarning, RepsrError
 
 if TYPE_CHECKING:
@@ -155,6 +164,9 @@ def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
     enc.add_argument("--deinterlace", choices=DEINTERLACE_MODES,
                      help="FFmpeg's bwdif before upscaling, one frame per frame: auto (frames flagged interlaced), on (every "
                      "frame), off (default: interlaced input is upscaled as is, with a note)")
+    enc.add_argument("--yuv-path", choices=YUV_PATH_MODES,
+                     help="4:2:0 frames cross to the GPU as YUV and are converted there: auto (default: on a CUDA torch "
+                     "engine where input and output are 4:2:0 of one depth, no alpha, no tiling), on (also on CPU), off")
 
 
 def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -242,7 +254,7 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
     from repsr_video.streams import StreamSettings
 
     fields = {"codec": "codec", "crf": "crf", "preset": "encoder_preset", "pix_fmt": "pix_fmt", "encoder": "encoder",
-              "deinterlace": "deinterlace"}
+              "deinterlace": "deinterlace", "yuv_path": "yuv_path"}
     stream_fields = {name: name for name in ("audio_codec", "subtitle_codec", "no_audio", "no_subtitles", "no_data")}
     streams = StreamSettings(**_given(args, stream_fields)) if hasattr(args, "audio_codec") else StreamSettings()
     return EncodeSettings(**_given(args, fields), streams=streams)

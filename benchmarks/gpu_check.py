@@ -7,7 +7,10 @@ Model-only rows: the engine's own backends (eager, and compile = Inductor + CUDA
 frames already on the GPU, random weights of each size (speed does not depend on their values),
 1920x1080 in, x2, fp16, batch 1/4/8; frames/s is frames / wall time after warm-up, synchronised.
 End-to-end rows: `repsr_video.bench.run_bench` on a generated 1080p H.264 clip, 1080p -> 4K, with
-the engine's default backend and PyAV's libx264 (its own encoder threads on the CPU cores).
+the engine's default backend and PyAV's libx264 (its own encoder threads on the CPU cores), once with
+the YUV path forced on (4:2:0 planes cross to the GPU and are converted there; the CUDA default) and
+once off (swscale converts to and from RGB on the CPU); the backend column says which (`yuv on`/`off`)
+and whether the run took it.
 Peak memory is torch.cuda.max_memory_allocated over each row (0 on CPU).
 Rows that would start after --budget seconds are listed as skipped, so the table always prints.
 """
@@ -54,11 +57,14 @@ class Plan:
     sizes: tuple[str, ...] = SIZES
     batches: tuple[int, ...] = BATCHES
     end_to_end_sizes: tuple[str, ...] = ("M4C16", "M8C32")
+    yuv_modes: tuple[str, ...] = ("on", "off")  # EncodeSettings.yuv_path per end-to-end row
+    end_to_end_backend: str = "auto"  # the dry run: eager torch, which has the YUV path (OpenVINO has not)
 
 
 def make_plan(dry_run: bool, budget: float) -> Plan:
     if dry_run:  # every code path once, few compiles (each takes seconds on a small CPU)
-        return Plan(torch.device("cpu"), torch.float32, 64, 36, 4, 6, budget, ("M4C16",), (1, 2), ("M4C16",))
+        return Plan(torch.device("cpu"), torch.float32, 64, 36, 4, 6, budget, ("M4C16",), (1, 2), ("M4C16",),
+                    end_to_end_backend="eager")
     if not torch.cuda.is_available():
         raise SystemExit("gpu_check: torch sees no CUDA GPU (use --dry-run to check the script on CPU)")
     return Plan(torch.device("cuda"), torch.float16, 1920, 1080, 64, 240, budget)
@@ -126,21 +132,28 @@ def make_clip(path: Path, width: int, height: int, frames: int) -> None:
             container.mux(packet)
 
 
-def end_to_end(size: str, plan: Plan, workdir: Path) -> tuple[str, float, float, str]:
-    """(stage fps summary, end-to-end fps, peak MB, engine description) over a generated clip."""
+def end_to_end(size: str, plan: Plan, workdir: Path, yuv: str) -> tuple[str, float, float, str]:
+    """(stage fps summary, end-to-end fps, peak MB, engine description) over a generated clip, with the
+    YUV path set to `yuv` ("on"/"off"); the description says whether it was taken."""
     from repsr_video.bench import run_bench
     from repsr_video.engine import EngineSettings, create_engine_for_network
-    from repsr_video.output_plan import EncodeSettings
+    from repsr_video.jobs.runner import read_video_info
+    from repsr_video.output_plan import EncodeSettings, plan_output
+    from repsr_video.yuv_path import yuv_layout
 
     clip = workdir / f"clip_{plan.width}x{plan.height}.mp4"
     if not clip.exists():
         make_clip(clip, plan.width, plan.height, plan.clip_frames)
     torch.manual_seed(0)
-    engine = create_engine_for_network(SRNet(2, *parse_size(size)).eval(), EngineSettings(device=plan.device.type))
+    settings = EngineSettings(device=plan.device.type, backend=plan.end_to_end_backend)  # type: ignore[arg-type]
+    engine = create_engine_for_network(SRNet(2, *parse_size(size)).eval(), settings)
+    encode = EncodeSettings(preset="veryfast", yuv_path=yuv)  # type: ignore[arg-type]
+    taken = yuv_layout(engine, info := read_video_info(clip), plan_output(info, 2, workdir / "probe.mp4", encode))
     _reset_peak(plan.device)
-    report = run_bench(clip, engine, frames=plan.clip_frames, encode=EncodeSettings(preset="veryfast"), workdir=workdir)
+    report = run_bench(clip, engine, frames=plan.clip_frames, encode=encode, workdir=workdir)
     stages = ", ".join(f"{s.stage} {s.fps:.1f}" for s in report.stages if s.stage != "end-to-end")
-    return stages, report.end_to_end.fps, _peak_mb(plan.device), report.engine
+    path = f"yuv {yuv}" + ("" if (taken is not None) == (yuv == "on") else " (not taken)")
+    return stages, report.end_to_end.fps, _peak_mb(plan.device), f"{report.engine}, {path}"
 
 
 def describe_machine(device: torch.device) -> str:
@@ -176,16 +189,17 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(f"{label} failed | | {type(error).__name__}: {str(error).splitlines()[0][:120]} |")
                 print(rows[-1], file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="repsr-gpu-check-") as tmp:
-        for size in plan.end_to_end_sizes:
+        for size, yuv in [(size, yuv) for size in plan.end_to_end_sizes for yuv in plan.yuv_modes]:
             label = f"| end-to-end {plan.width}x{plan.height} -> {plan.width * 2}x{plan.height * 2} | {size} x2 |"
             if over_budget():
-                rows.append(f"{label} default | auto | skipped (time budget) | | |")
+                rows.append(f"{label} default, yuv {yuv} | auto | skipped (time budget) | | |")
                 continue
             try:
-                stages, fps, peak, engine = end_to_end(size, plan, Path(tmp))
+                stages, fps, peak, engine = end_to_end(size, plan, Path(tmp), yuv)
                 rows.append(f"{label} {engine} | auto | {fps:.1f} | {peak:.0f} | stages alone: {stages} |")
             except Exception as error:  # noqa: BLE001
-                rows.append(f"{label} default | auto | failed | | {type(error).__name__}: {str(error).splitlines()[0][:120]} |")
+                rows.append(f"{label} default, yuv {yuv} | auto | failed | | "
+                            f"{type(error).__name__}: {str(error).splitlines()[0][:120]} |")
             print(rows[-1], file=sys.stderr, flush=True)
     print(f"GPU check: {describe_machine(plan.device)} {plan.width}x{plan.height}; "
           f"{time.perf_counter() - started:.0f} s")

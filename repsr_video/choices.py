@@ -17,12 +17,16 @@ EncoderKind = Literal["pyav", "ffmpeg"]  # encode in-process with PyAV, or in an
 # FFmpeg's bwdif before the network: auto = frames flagged interlaced (when the first is), on = every
 # frame, off = none (the default; a note names --deinterlace when the input is interlaced)
 DeinterlaceMode = Literal["off", "auto", "on"]
+# Frames as 4:2:0 planes converted to and from RGB on the engine's device (repsr_video/yuv_path.py):
+# auto = on a CUDA torch engine where the formats allow, on = wherever they allow (any device), off = never
+YuvPathMode = Literal["auto", "on", "off"]
 
 DEVICES: tuple[DeviceName, ...] = get_args(DeviceName)
 BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
 PRECISIONS: tuple[PrecisionName, ...] = get_args(PrecisionName)
 ENCODERS: tuple[EncoderKind, ...] = get_args(EncoderKind)
 DEINTERLACE_MODES: tuple[DeinterlaceMode, ...] = get_args(DeinterlaceMode)
+YUV_PATH_MODES: tuple[YuvPathMode, ...] = get_args(YuvPathMode)
 
 SCALES: tuple[int, ...] = (2, 3, 4)  # upscaling factors the network supports
 # What `--scale` offers: the scales with a shipped default preset (no x3 preset is trained yet; a x3

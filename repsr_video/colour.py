@@ -18,7 +18,8 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
-from repsr_video.frames import ColorInfo, FrameBatch, VideoInfo
+from repsr_video.frames import ColorInfo, Frames, VideoInfo, YuvFrameBatch
+from repsr_video.yuv_path import planes_to_frames
 
 AVCOL_SPC_RGB, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_UNSPECIFIED = 0, 1, 6, 2
 AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 0, 1, 2
@@ -57,9 +58,12 @@ def rgb_format(high_bit_depth: bool) -> str:
     return "rgb48le" if high_bit_depth else "rgb24"
 
 
-def to_output_frames(batch: FrameBatch, pix_fmt: str, color: ColorInfo) -> Iterator[av.VideoFrame]:
+def to_output_frames(batch: Frames, pix_fmt: str, color: ColorInfo) -> Iterator[av.VideoFrame]:
     """The batch's RGB (and alpha, if any) frames in `pix_fmt`, converted with `color`'s matrix and range,
-    timestamps kept."""
+    timestamps kept; 4:2:0 planes (the YUV path) are written into the frames as they are."""
+    if isinstance(batch, YuvFrameBatch):
+        yield from planes_to_frames(batch, pix_fmt, color)
+        return
     deep = batch.pixels.dtype == np.uint16
     rgb = rgb_format(deep)
     args = conversion_args(color, "dst")

@@ -12,7 +12,9 @@ unless the caller sets `deinterlace` (the output plan's bwdif mode, repsr_video.
 pass through bwdif, one out per frame in, keeping the timestamps read here. Alpha is read only when the
 caller sets `keep_alpha` (the output plan keeps it): each FrameBatch then carries the alpha plane beside
 the RGB, which is converted exactly as without it. VP8/VP9 alpha lives in packet side data that only the
-libvpx decoders read: `video_codec_context` picks the decoder, here and for the segments.
+libvpx decoders read: `video_codec_context` picks the decoder, here and for the segments. When the caller
+sets `yuv_layout` (the YUV path, repsr_video/yuv_path.py), frames are not converted: each batch is a
+YuvFrameBatch of the decoded 4:2:0 planes, with the same timestamps.
 
 Damaged input: packets the decoder rejects are skipped and counted, a demux error ends the stream early
 (truncated file); every frame that decodes is kept and the report says how many packets were lost. A
@@ -37,8 +39,10 @@ from repsr_video.alpha import read_alpha
 from repsr_video.colour import AVCOL_SPC_UNSPECIFIED, bit_depth, conversion_args, resolve_color, rgb_format
 from repsr_video.deinterlace import deinterlaced
 from repsr_video.errors import InputError, describe_error
-from repsr_video.frames import DecodeReport, FrameBatch, PacketGroup, VideoInfo
+from repsr_video.frames import DecodeReport, FrameBatch, Frames, PacketGroup, VideoInfo
 from repsr_video.timestamps import BestEffortClock, stores_pts
+from repsr_video.yuv_layout import YuvLayout
+from repsr_video.yuv_path import planes_batch, read_planes
 
 if TYPE_CHECKING:
     from av.container.core import Chapter  # a TypedDict of PyAV's stubs only
@@ -156,6 +160,7 @@ class VideoDecoder:
             self.rgb_format = rgb_format(self.info.high_bit_depth)
             self.keep_alpha = False  # set by the caller when the output plan keeps the input's alpha
             self.deinterlace: str | None = None  # bwdif's deint value, set by the caller from the output plan
+            self.yuv_layout: YuvLayout | None = None  # set by the caller when the run takes the YUV path
         except BaseException:
             self.container.close()
             raise
@@ -252,12 +257,15 @@ class VideoDecoder:
             return max(1, round(Fraction(self.container.duration, av.time_base) * Fraction(rate)))
         return None
 
-    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    def _read(self, frame: av.VideoFrame) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The frame as RGB, or as its planes on the YUV path."""
         if frame.width != self.info.width or frame.height != self.info.height:
             raise InputError(
                 f"{self.path}: frame size changes mid-stream ({self.info.width}x{self.info.height} -> "
                 f"{frame.width}x{frame.height}), which is not supported"
             )
+        if self.yuv_layout is not None:
+            return read_planes(frame, self.yuv_layout)
         return frame.to_ndarray(format=self.rgb_format, **self._src_color)
 
     def _timestamp(self, frame: av.VideoFrame) -> tuple[int, int]:
@@ -266,19 +274,25 @@ class VideoDecoder:
         self.report.repaired_pts = self._clock.repaired
         return stamp
 
-    def batches(self, batch_size: int) -> Iterator[FrameBatch | PacketGroup]:
-        """Yield FrameBatch of up to `batch_size` frames and PacketGroup of copied packets, in order."""
+    def batches(self, batch_size: int) -> Iterator[Frames | PacketGroup]:
+        """Yield FrameBatch (YuvFrameBatch on the YUV path) of up to `batch_size` frames and PacketGroup of
+        copied packets, in order."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        pixels: list[np.ndarray] = []
+        pixels: list = []  # RGB arrays, or (Y, U, V) planes on the YUV path
         alphas: list[np.ndarray] = []
         pts: list[int] = []
         durations: list[int] = []
         packets: list = []
 
-        def flush_frames() -> FrameBatch:
-            batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, self.report.frames - len(pixels),
-                               np.stack(alphas) if alphas else None)
+        def flush_frames() -> Frames:
+            first = self.report.frames - len(pixels)
+            batch: Frames
+            if self.yuv_layout is not None:
+                batch = planes_batch(pixels, pts, durations, self.time_base, first, self.yuv_layout)
+            else:
+                batch = FrameBatch(np.stack(pixels), list(pts), list(durations), self.time_base, first,
+                                   np.stack(alphas) if alphas else None)
             pixels.clear()
             alphas.clear()
             pts.clear()
@@ -299,7 +313,7 @@ class VideoDecoder:
                     yield PacketGroup(packets)
                     packets = []
                 frame, (p, d) = item
-                pixels.append(self._to_rgb(frame))
+                pixels.append(self._read(frame))
                 if self.keep_alpha:
                     alphas.append(read_alpha(frame, self.info.high_bit_depth))
                 pts.append(p)

@@ -1,7 +1,7 @@
 """The encoder stage: one declared interface, two implementations, one factory.
 
     encoder = open_encoder("pyav", decoder.source, plan, temporary_path)
-    for item in items:            # FrameBatch (upscaled) and PacketGroup (copied streams), in order
+    for item in items:            # FrameBatch or YuvFrameBatch (upscaled) and PacketGroup (copied streams), in order
         encoder.write(item)
     encoder.finish()              # or encoder.abort() on any error
 
@@ -19,7 +19,7 @@ from repsr_video.choices import ENCODERS, EncoderKind
 from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
 from repsr_video.ffmpeg_encoder import FFmpegEncoder
-from repsr_video.frames import FrameBatch, PacketGroup
+from repsr_video.frames import Frames, PacketGroup
 from repsr_video.output_plan import OutputPlan
 from repsr_video.pyav_encoder import PyAVEncoder
 
@@ -33,7 +33,7 @@ class FrameSink(Protocol):
         """Video frames written so far."""
         ...
 
-    def write(self, item: FrameBatch | PacketGroup) -> None:
+    def write(self, item: Frames | PacketGroup) -> None:
         """Encode a batch (timestamps as given) or mux a group of copied packets; OutputError on failure."""
         ...
 

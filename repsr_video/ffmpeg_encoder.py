@@ -32,7 +32,7 @@ import av.error
 from repsr_video.colour import to_output_frames
 from repsr_video.decoder import Source
 from repsr_video.errors import OutputError
-from repsr_video.frames import FrameBatch, PacketGroup
+from repsr_video.frames import Frames, PacketGroup
 from repsr_video.output_plan import OutputPlan
 from repsr_video.streams import StreamPlan
 
@@ -173,7 +173,7 @@ class FFmpegEncoder:
         detail = self._errors[-1] if self._errors else f"exit status {self.process.poll()}"
         return OutputError(f"{self.plan.path}: ffmpeg {what} ({detail})")
 
-    def write(self, item: FrameBatch | PacketGroup) -> None:
+    def write(self, item: Frames | PacketGroup) -> None:
         if isinstance(item, PacketGroup):  # ffmpeg copies the other streams from the input itself
             return
         try:

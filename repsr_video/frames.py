@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import TypeAlias
 
 import numpy as np
+
+from repsr_video.yuv_layout import YuvLayout
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,7 @@ class FrameBatch:
     def __post_init__(self) -> None:
         if self.pixels.ndim != 4 or self.pixels.shape[-1] != 3:
             raise ValueError(f"pixels must be (N,H,W,3), got {self.pixels.shape}")
-        if not (len(self.pts) == len(self.durations) == len(self.pixels)):
-            raise ValueError("one pts and one duration per frame are required")
+        _check_stamps(len(self.pixels), self.pts, self.durations)
         if self.alpha is not None and (self.alpha.shape != self.pixels.shape[:3] or self.alpha.dtype != self.pixels.dtype):
             want, got = f"{self.pixels.shape[:3]} {self.pixels.dtype}", f"{self.alpha.shape} {self.alpha.dtype}"
             raise ValueError(f"alpha must be {want}, got {got}")
@@ -91,6 +93,72 @@ class FrameBatch:
         if len(pixels) != len(self):
             raise ValueError(f"expected {len(self)} frames back, got {len(pixels)}")
         return replace(self, pixels=pixels, alpha=alpha)
+
+
+def _check_stamps(frames: int, pts: list[int], durations: list[int]) -> None:
+    if not (len(pts) == len(durations) == frames):
+        raise ValueError("one pts and one duration per frame are required")
+
+
+def planes_problem(y: np.ndarray, u: np.ndarray, v: np.ndarray, layout: YuvLayout) -> str | None:
+    """What is wrong with these 4:2:0 planes for `layout` (see YuvFrameBatch), or None."""
+    dtype = np.dtype(np.uint8 if layout.bits == 8 else np.uint16)
+    planes = {"Y": y, "U": u, "V": v}
+    if not all(isinstance(p, np.ndarray) for p in planes.values()):
+        return "4:2:0 planes must be numpy arrays"
+    if y.ndim != 3 or y.shape[0] < 1 or y.shape[1] % 2 or y.shape[2] % 2 or y.shape[1] < 2 or y.shape[2] < 2:
+        return f"Y must be (N,H,W) with N >= 1 and H, W even, got {y.shape}"
+    n, h, w = y.shape
+    for name, plane in planes.items():
+        shape = (n, h, w) if name == "Y" else (n, h // 2, w // 2)
+        if plane.shape != shape or plane.dtype != dtype:
+            return f"{name} must be {shape} {dtype} for {layout.bits}-bit 4:2:0, got {plane.shape} {plane.dtype}"
+    return None
+
+
+@dataclass
+class YuvFrameBatch:
+    """N consecutive frames as their 4:2:0 planes, as decoded (the YUV path, repsr_video/yuv_path.py).
+
+    `y` is (N,H,W), `u` and `v` (N,H/2,W/2) with H and W even; uint8 for 8-bit `layout`, uint16 holding
+    the 10-bit values for 10-bit. Timestamps as in FrameBatch; no alpha (the YUV path is not taken then).
+    """
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    layout: YuvLayout
+    pts: list[int]
+    durations: list[int]
+    time_base: Fraction
+    first_index: int
+
+    def __post_init__(self) -> None:
+        problem = planes_problem(self.y, self.u, self.v, self.layout)
+        if problem:
+            raise ValueError(problem)
+        _check_stamps(len(self.y), self.pts, self.durations)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def height(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.y.shape[2]
+
+    def with_planes(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> YuvFrameBatch:
+        """The same frames (timestamps and layout untouched) with new planes, e.g. the upscaled ones."""
+        if len(y) != len(self):
+            raise ValueError(f"expected {len(self)} frames back, got {len(y)}")
+        return replace(self, y=y, u=u, v=v)
+
+
+# What the stages pass on for video: RGB (the default path), or 4:2:0 planes (the YUV path).
+Frames: TypeAlias = FrameBatch | YuvFrameBatch
 
 
 @dataclass

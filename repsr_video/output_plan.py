@@ -38,7 +38,7 @@ import av.error
 from av.codec.codec import UnknownCodecError
 
 from repsr_video.alpha import alpha_pix_fmt, has_alpha
-from repsr_video.choices import DEINTERLACE_MODES, ENCODERS, DeinterlaceMode, EncoderKind
+from repsr_video.choices import DEINTERLACE_MODES, ENCODERS, YUV_PATH_MODES, DeinterlaceMode, EncoderKind, YuvPathMode
 from repsr_video.codec_limits import QUIET_OPTIONS, check_crf, check_preset
 from repsr_video.colour import is_rgb_format, output_color
 from repsr_video.deinterlace import bwdif_deint
@@ -69,8 +69,11 @@ class EncodeSettings:
     encoder: EncoderKind = "pyav"
     streams: StreamSettings = StreamSettings()
     deinterlace: DeinterlaceMode = "off"  # bwdif in the decoder (repsr_video.deinterlace)
+    yuv_path: YuvPathMode = "auto"  # 4:2:0 planes converted on the engine's device (repsr_video.yuv_path)
 
     def __post_init__(self) -> None:
+        if self.yuv_path not in YUV_PATH_MODES:
+            raise OutputError(f"unknown --yuv-path {self.yuv_path!r}; choose one of {', '.join(YUV_PATH_MODES)}")
         if self.encoder not in ENCODERS:
             raise OutputError(f"unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}")
         if self.deinterlace not in DEINTERLACE_MODES:
@@ -100,6 +103,7 @@ class OutputPlan:
     streams: tuple[StreamPlan, ...] = ()  # what happens to each other stream of the input
     alpha: bool = False  # the input's alpha is upscaled and written (pix_fmt has alpha)
     deinterlace: str | None = None  # bwdif's deint value the decoder applies ("interlaced", "all"), or None
+    yuv_path: YuvPathMode = "auto"  # EncodeSettings.yuv_path, for repsr_video.yuv_path.yuv_layout where the engine runs
 
 
 def default_codec(fmt: str) -> str:
@@ -342,7 +346,8 @@ def plan_output(
     color = output_color(info, rgb_output)
     alpha = has_alpha(info.pix_fmt) and has_alpha(pix_fmt) and settings.encoder == "pyav"
     return OutputPlan(
-        path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans, alpha, deint
+        path, fmt, codec.name, pix_fmt, width, height, options, color, rgb_output, notes, stream_plans, alpha, deint,
+        settings.yuv_path,
     )
 
 

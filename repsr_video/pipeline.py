@@ -1,10 +1,11 @@
 """Upscale one video file: decode, infer and encode overlap in three threads joined by bounded queues.
 
 The decoder thread demuxes and converts to RGB, the engine thread upscales whole batches, and the calling
-thread encodes and muxes. Queues hold a few batches at most, so memory does not grow with the length of
-the video. The output is written to a temporary file beside OUTPUT and renamed on success; on any error or
-Ctrl-C the temporary file is removed and OUTPUT is left as it was. The library never prints: progress is
-reported through a callback.
+thread encodes and muxes. On the YUV path (repsr_video/yuv_path.py decides) the batches are 4:2:0 planes
+instead, converted to RGB and back on the engine's device. Queues hold a few batches at most, so memory
+does not grow with the length of the video. The output is written to a temporary file beside OUTPUT and
+renamed on success; on any error or Ctrl-C the temporary file is removed and OUTPUT is left as it was.
+The library never prints: progress is reported through a callback.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from repsr_video.alpha import upscale_alpha
 from repsr_video.decoder import VideoDecoder
 from repsr_video.encoder import FrameSink, open_encoder
 from repsr_video.errors import EngineError, OutputError, RepsrError
-from repsr_video.frames import FrameBatch, PacketGroup, VideoInfo
+from repsr_video.frames import FrameBatch, Frames, PacketGroup, VideoInfo, YuvFrameBatch
 from repsr_video.output import FileResult, atomic_write, check_output_path, make_parent_folders, remove_stale_partials
 from repsr_video.output_plan import EncodeSettings, container_format, plan_output
+from repsr_video.yuv_path import YuvUpscaler, yuv_layout
 
 if TYPE_CHECKING:  # the segmented path is imported when a video runs
     from repsr_video.jobs.runner import JobSettings
@@ -69,7 +71,7 @@ class FrameSource(Protocol):
     path: Path
     info: VideoInfo
 
-    def batches(self, batch_size: int) -> Iterator[FrameBatch | PacketGroup]: ...
+    def batches(self, batch_size: int) -> Iterator[Frames | PacketGroup]: ...
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def _infer_stage(engine: Upscaler, path: Path, q_in: queue.Queue, q_out: queue.Q
     try:
         while True:
             item = _get(q_in, stop)
-            if isinstance(item, FrameBatch):
+            if isinstance(item, YuvFrameBatch):
+                item = item.with_planes(*_upscale_yuv(engine, item, path))
+            elif isinstance(item, FrameBatch):
                 alpha = None if item.alpha is None else upscale_alpha(item.alpha, engine.scale)
                 item = item.with_pixels(_upscale(engine, item, path), alpha)
             if not _put(q_out, item, stop) or isinstance(item, (_End, _Failed)):
@@ -150,6 +154,23 @@ def _upscale(engine: Upscaler, batch: FrameBatch, path: Path) -> np.ndarray:
     if out.shape != expected or out.dtype != batch.pixels.dtype:
         raise EngineError(f"{path}: the engine returned {out.shape} {out.dtype}, expected {expected} {batch.pixels.dtype}")
     return out
+
+
+def _upscale_yuv(engine: Upscaler, batch: YuvFrameBatch, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not isinstance(engine, YuvUpscaler):  # yuv_layout only picks the YUV path for such an engine
+        raise EngineError(f"{path}: the engine ({type(engine).__name__}) cannot upscale 4:2:0 planes")
+    try:
+        planes = engine.upscale_yuv(batch.y, batch.u, batch.v, batch.layout)
+    except RepsrError:
+        raise
+    except Exception as error:
+        raise EngineError(f"{path}: upscaling failed at frame {batch.first_index} ({type(error).__name__}: {error})") from error
+    n, h, w = len(batch), batch.height * engine.scale, batch.width * engine.scale
+    expected = [(n, h, w), (n, h // 2, w // 2), (n, h // 2, w // 2)]
+    got = [p.shape for p in planes]
+    if got != expected or any(p.dtype != batch.y.dtype for p in planes):
+        raise EngineError(f"{path}: the engine returned planes {got}, expected {expected} {batch.y.dtype}")
+    return planes
 
 
 def upscale_video(
@@ -189,6 +210,7 @@ def upscale_video(
         plan = plan_output(decoder.info, engine.scale, output, encode, decoder.source.copied)
         decoder.keep_alpha = plan.alpha
         decoder.deinterlace = plan.deinterlace
+        decoder.yuv_layout = yuv_layout(engine, decoder.info, plan)
         check_frame_fits(engine, decoder.info.height, decoder.info.width, 2 if decoder.info.high_bit_depth else 1)
         make_parent_folders(output)
         remove_stale_partials(output)
@@ -233,7 +255,7 @@ def _run_stages(
             if isinstance(item, _Failed):
                 raise item.error
             encoder.write(item)
-            if progress and isinstance(item, FrameBatch):
+            if progress and isinstance(item, (FrameBatch, YuvFrameBatch)):
                 progress(ProgressEvent(decoder.path, encoder.frames, total, time.perf_counter() - start))
         if progress and total != encoder.frames:  # the container's count was an estimate: end on the real one
             progress(ProgressEvent(decoder.path, encoder.frames, encoder.frames, time.perf_counter() - start))

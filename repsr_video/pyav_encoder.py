@@ -4,7 +4,8 @@ converted, or left out, as the output plan's stream choices say (repsr_video.str
 The video stream is created with the input's time base and each frame keeps its input pts, so variable
 frame rate survives. RGB->YUV is done here with the matrix and range of the plan (the encoder's own
 implicit conversion would use BT.601 regardless of the tags), and the same values are tagged on the
-codec context before the header is written. Rotation, sample aspect ratio, chapters, container and
+codec context before the header is written; 4:2:0 planes of the YUV path (repsr_video/yuv_path.py) go
+into the frames unconverted. Rotation, sample aspect ratio, chapters, container and
 stream metadata and dispositions are carried over. Build it through `repsr_video.encoder.open_encoder`.
 """
 
@@ -20,7 +21,7 @@ import av.error
 from repsr_video.colour import to_output_frames
 from repsr_video.decoder import Source
 from repsr_video.errors import OutputError, describe_error
-from repsr_video.frames import FrameBatch, PacketGroup
+from repsr_video.frames import Frames, PacketGroup
 from repsr_video.output_plan import OutputPlan
 from repsr_video.stream_convert import Converter, open_converter
 from repsr_video.streams import video_tags
@@ -92,7 +93,7 @@ class PyAVEncoder:
         stream.disposition = source.video.disposition
         return stream
 
-    def write(self, item: FrameBatch | PacketGroup) -> None:
+    def write(self, item: Frames | PacketGroup) -> None:
         try:
             if isinstance(item, PacketGroup):
                 for packet in item.packets:

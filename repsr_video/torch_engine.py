@@ -36,9 +36,12 @@ from .budget import OomRetry, bytes_per_output_pixel, default_budget
 from .choices import PrecisionName
 from .engine_base import TiledEngine
 from .errors import EngineError
+from .frames import planes_problem
 from .interop.foreign import ForeignNet
 from .network import SRNet
 from .tiling import receptive_radius
+from .yuv import integers_to_torch, planes_to_host, planes_to_wire, wire_to_planes
+from .yuv_layout import YuvLayout
 
 # What the engine runs: our deploy net (its global skip added in fp32), or a foreign architecture
 # that spandrel builds (the whole image in the compute precision, eager or compiled, never TensorRT).
@@ -196,3 +199,59 @@ class Engine(TiledEngine):
         if self._buffers is None or self._buffers.key != key:
             self._buffers = _HostBuffers(in_shape, out_shape, dtype, pinned=self._device.type == "cuda")
         return self._buffers
+
+    # --- the YUV path (repsr_video/yuv_path.py) -----------------------------------------------
+
+    def upscale_yuv(
+        self, y: np.ndarray, u: np.ndarray, v: np.ndarray, layout: YuvLayout
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """4:2:0 planes -> the upscaled frames' planes in the same layout: Y (N,H,W), U and V (N,H/2,W/2),
+        uint8 for 8-bit, uint16 holding 10-bit values (repsr_video/frames.py, YuvFrameBatch).
+
+        Only the planes cross to and from the device. There repsr_video/yuv.py makes RGB frames in the
+        RGB path's wire dtype (8 or 16 bits), the same graphs run on them (fp32 retry as in `upscale`),
+        and the result goes back to planes. Whole frames: yuv_path.yuv_layout picks this path only where
+        no tiling is needed. A CUDA out-of-memory error sends that batch through `upscale` (which halves
+        the batch, then tiles) with the conversions on the host.
+        """
+        problem = planes_problem(y, u, v, layout)
+        if problem:
+            raise EngineError(f"engine input: {problem}")
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for start in range(0, len(y), self.batch):
+            chunk = (y[start : start + self.batch], u[start : start + self.batch], v[start : start + self.batch])
+            try:
+                parts.append(self._upscale_planes(chunk, layout))
+                continue
+            except torch.cuda.OutOfMemoryError:
+                pass
+            torch.cuda.empty_cache()  # outside the except block: the traceback no longer holds the tensors
+            parts.append(self._upscale_planes_on_host(chunk, layout))
+        if len(parts) == 1:
+            return parts[0]
+        big_y, big_u, big_v = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return big_y, big_u, big_v
+
+    def _upscale_planes(self, planes: tuple[np.ndarray, ...], layout: YuvLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(planes[0])
+        with torch.inference_mode():
+            y, u, v = (p.to(self._device, non_blocking=True) for p in integers_to_torch(planes))
+            frames = planes_to_wire(y, u, v, layout)
+            # padded to a full batch like `upscale` (except eager CPU runs): one compiled graph per video
+            if n < self.batch and not (self._device.type == "cpu" and self._runner.name == "eager"):
+                frames = torch.cat([frames, frames.new_zeros((self.batch - n, *frames.shape[1:]))])
+            out, finite = self._runner(frames)
+            if not bool(finite) and self._retry is not None:
+                self.fp32_retries += n
+                out, _ = self._retry(frames)
+            return planes_to_host(wire_to_planes(out[:n], layout))
+
+    def _upscale_planes_on_host(
+        self, planes: tuple[np.ndarray, ...], layout: YuvLayout
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            y, u, v = integers_to_torch(planes)
+            frames = planes_to_wire(y, u, v, layout).numpy()
+            numpy_view = np.uint8 if frames.dtype == np.uint8 else np.uint16
+            big = self.upscale(frames.view(numpy_view))
+            return planes_to_host(wire_to_planes(integers_to_torch((big,))[0], layout))

@@ -18,7 +18,13 @@ there first), and the arithmetic follows swscale's:
 Measured against PyAV's reformat in tests/test_yuv.py: RGB -> YUV within one level at 8 bits (at
 10 bits swscale reads 16-bit RGB as if full scale were 65280, so its luma is up to 0.4 % high:
 4 levels at the top); YUV -> RGB within swscale's bias above.
-Not yet wired into the engine's CUDA path: the decoder still hands over RGB from swscale.
+Used by the YUV path (repsr_video/yuv_path.py decides when): the torch engine's `upscale_yuv` turns
+the decoder's planes into RGB frames in the RGB path's wire dtype on its device (`planes_to_wire`), runs
+its graphs, and turns the result back into planes (`wire_to_planes`). Decoded 10-bit frames differ from
+swscale's conversion at sharp chroma edges: swscale's scaler places their chroma by the frame's chroma
+location (identical planes in a fresh frame convert as modelled here), so the YUV and RGB paths differ
+there by up to ~130 levels of 1023 on a saturated edge (0.6-0.8 % of samples past 16 levels on the
+test clips, tests/test_yuv_path.py); 8-bit frames differ by at most 3 levels.
 
 Works on any device; planes are integer tensors, (N,H,W) luma and (N,H/2,W/2) chroma (H and W even),
 uint8 for 8-bit and int16 holding 0..1023 for 10-bit (torch's uint16 support is partial).
@@ -26,52 +32,16 @@ uint8 for 8-bit and int16 holding 0..1023 for 10-bit (torch's uint16 support is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from repsr_video.backends.graph import WIRE_DTYPES, to_float, to_wire
 from repsr_video.errors import InputError
+from repsr_video.yuv_layout import YuvLayout
 
-# AVColorSpace -> (Kr, Kb): the luma weights of red and blue, as swscale's matrices use them.
-_KR_KB = {
-    1: (0.2126, 0.0722),  # BT.709
-    4: (0.30, 0.11),  # FCC
-    5: (0.299, 0.114),  # BT.470BG
-    6: (0.299, 0.114),  # SMPTE 170M (BT.601)
-    7: (0.212, 0.087),  # SMPTE 240M
-    9: (0.2627, 0.0593),  # BT.2020 NCL
-    10: (0.2627, 0.0593),  # BT.2020 CL: swscale has only the NCL matrix
-}
-AVCOL_RANGE_JPEG = 2
-
-
-@dataclass(frozen=True)
-class YuvLayout:
-    """How the integers of a 4:2:0 frame map to RGB: AVCOL_SPC matrix, AVCOL_RANGE range, bit depth."""
-
-    matrix: int
-    color_range: int
-    bits: int = 8
-
-    def __post_init__(self) -> None:
-        if self.bits not in (8, 10):
-            raise InputError(f"YUV conversion on the GPU handles 8- and 10-bit 4:2:0, not {self.bits}-bit")
-
-    @property
-    def full_range(self) -> bool:
-        return self.color_range == AVCOL_RANGE_JPEG
-
-    def levels(self) -> tuple[float, float, float, float]:
-        """(luma offset, luma scale, chroma offset, chroma scale) in this depth's integer levels."""
-        step = 1 << (self.bits - 8)
-        if self.full_range:
-            top = float((1 << self.bits) - 1)
-            return 0.0, top, 128.0 * step, top
-        return 16.0 * step, 219.0 * step, 128.0 * step, 224.0 * step
-
-    def weights(self) -> tuple[float, float]:
-        return _KR_KB.get(self.matrix, _KR_KB[1])  # like colour.sws_matrix: BT.709 where swscale has none
+__all__ = ["YuvLayout", "integers_to_torch", "planes_to_host", "planes_to_wire", "rgb_to_yuv420", "wire_format",
+           "wire_to_planes", "yuv420_to_rgb"]
 
 
 def _plane_dtype(bits: int) -> torch.dtype:
@@ -141,3 +111,32 @@ def rgb_to_yuv420(rgb: torch.Tensor, layout: YuvLayout) -> tuple[torch.Tensor, t
         return torch.round(values * scale + offset).clamp_(0.0, top).to(dtype)
 
     return quantise(luma, y_off, y_scale), quantise(pb, c_off, c_scale), quantise(pr, c_off, c_scale)
+
+
+# --- the engine's side of the YUV path (repsr_video/torch_engine.py, Engine.upscale_yuv) ---------------
+
+
+def wire_format(layout: YuvLayout) -> tuple[torch.dtype, float]:
+    """The RGB wire dtype and full scale the RGB path uses for this depth: uint8 (rgb24), 16-bit (rgb48)."""
+    return WIRE_DTYPES["uint8" if layout.bits == 8 else "uint16"]
+
+
+def integers_to_torch(arrays: tuple[np.ndarray, ...]) -> list[torch.Tensor]:
+    """uint8 / uint16 numpy arrays as uint8 / int16 tensors (a bit-for-bit view, as on the wire), sharing memory."""
+    return [torch.from_numpy(np.ascontiguousarray(a).view(np.int16) if a.dtype == np.uint16 else a) for a in arrays]
+
+
+def planes_to_host(planes: tuple[torch.Tensor, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer plane tensors (any device) as uint8 / uint16 numpy arrays."""
+    y, u, v = (p.cpu().numpy() for p in planes)
+    return (y, u, v) if y.dtype == np.uint8 else (y.view(np.uint16), u.view(np.uint16), v.view(np.uint16))
+
+
+def planes_to_wire(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, layout: YuvLayout) -> torch.Tensor:
+    """Planes -> (N,H,W,3) RGB frames in the wire dtype, on the planes' device: what the engine's graphs take."""
+    return to_wire(yuv420_to_rgb(y, u, v, layout), *wire_format(layout))
+
+
+def wire_to_planes(frames: torch.Tensor, layout: YuvLayout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N,H,W,3) RGB frames in the wire dtype -> planes of `layout`, on the frames' device."""
+    return rgb_to_yuv420(to_float(frames, wire_format(layout)[1]), layout)

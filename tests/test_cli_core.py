@@ -89,7 +89,8 @@ def test_choices_are_the_librarys_own():
     assert choices.BACKENDS == typing.get_args(engine.BackendName)
     assert choices.PRECISIONS == typing.get_args(engine.PrecisionName)
     assert choices.ENCODERS == typing.get_args(output_plan.EncoderKind) and choices.SCALES == tuple(network.SCALES)
-    expected = {"--backend": choices.BACKENDS, "--encoder": choices.ENCODERS, "--deinterlace": choices.DEINTERLACE_MODES}
+    expected = {"--backend": choices.BACKENDS, "--encoder": choices.ENCODERS, "--deinterlace": choices.DEINTERLACE_MODES,
+                "--yuv-path": choices.YUV_PATH_MODES}
     # upscaling offers the scales with a shipped default preset; bench's random weights any scale of the net
     assert _choices(cli._main_parser()) == expected | {"--scale": choices.DEFAULT_PRESET_SCALES}
     assert _choices(cli._subcommand_parser("bench")[0]) == expected | {"--scale": choices.SCALES}

@@ -198,6 +198,8 @@ def job_manifest(path: Path, index: VideoIndex, plan: OutputPlan, model: dict, j
                 "height": plan.height,
                 "options": dict(sorted(plan.options.items())),
                 "color": [plan.color.matrix, plan.color.range, plan.color.primaries, plan.color.trc],
+                # the YUV path rounds a little differently: a forced choice is kept (auto follows the device kind)
+                "yuv_path": None if plan.yuv_path == "auto" else plan.yuv_path,
             },
             "deinterlace": plan.deinterlace,  # None when off: manifests written before the option still match
             "segment_seconds": job.segment_seconds,

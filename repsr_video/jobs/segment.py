@@ -25,10 +25,12 @@ from repsr_video.colour import conversion_args, rgb_format, to_output_frames
 from repsr_video.decoder import open_input, pick_video_stream, video_codec_context
 from repsr_video.deinterlace import deinterlaced
 from repsr_video.errors import InputError, OutputError, describe_error
-from repsr_video.frames import FrameBatch, VideoInfo
+from repsr_video.frames import FrameBatch, Frames, VideoInfo
 from repsr_video.jobs.index import stream_time_base
 from repsr_video.jobs.plan import Segment
 from repsr_video.output_plan import CODEC_ALIASES, OutputPlan, supported_codecs
+from repsr_video.yuv_layout import YuvLayout
+from repsr_video.yuv_path import planes_batch, read_planes
 
 SEGMENT_FORMAT, SEGMENT_SUFFIX = "nut", ".nut"
 
@@ -66,12 +68,13 @@ class SegmentSource:
 
     `from_start=True` ignores the keyframe and decodes from the file start (the fallback when a seek
     did not land on a frame-exact start). Only the video stream is read; `alpha` adds the alpha plane;
-    `deinterlace` (bwdif's mode) deinterlaces the segment's frames, which have no neighbours across the cut.
+    `deinterlace` (bwdif's mode) deinterlaces the segment's frames, which have no neighbours across the cut;
+    `yuv` (the YUV path, repsr_video/yuv_path.py) hands over YuvFrameBatch of the decoded planes instead of RGB.
     """
 
     def __init__(
         self, path: str | Path, segment: Segment, info: VideoInfo, *, threads: int = 0, from_start: bool = False,
-        alpha: bool = False, deinterlace: str | None = None,
+        alpha: bool = False, deinterlace: str | None = None, yuv: YuvLayout | None = None,
     ) -> None:
         self.path = Path(path)
         self.segment = segment
@@ -84,6 +87,7 @@ class SegmentSource:
         self._last_pts: int | None = None
         self.alpha = alpha
         self.deinterlace = deinterlace
+        self.yuv = yuv
 
     def _packets(self, container: av.container.InputContainer, stream) -> Iterator[av.Packet]:
         """The segment's packets in decode order: from its keyframe through its last packet."""
@@ -152,14 +156,17 @@ class SegmentSource:
         rate = self.info.rate
         return max(1, round(1 / (rate * self.info.time_base))) if rate else 1
 
-    def batches(self, batch_size: int) -> Iterator[FrameBatch]:
-        pixels: list[np.ndarray] = []
+    def batches(self, batch_size: int) -> Iterator[Frames]:
+        pixels: list = []  # RGB arrays, or (Y, U, V) planes on the YUV path
         alphas: list[np.ndarray] = []
         pts: list[int] = []
         durations: list[int] = []
 
-        def batch() -> FrameBatch:
-            return FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, self.report.frames - len(pixels),
+        def batch() -> Frames:
+            first = self.report.frames - len(pixels)
+            if self.yuv is not None:
+                return planes_batch(pixels, pts, durations, self.info.time_base, first, self.yuv)
+            return FrameBatch(np.stack(pixels), pts[:], durations[:], self.info.time_base, first,
                               np.stack(alphas) if alphas else None)
 
         # each frame with its (pts, duration), read before bwdif if it runs (it hands frames out one late)
@@ -170,7 +177,10 @@ class SegmentSource:
                     f"{self.path}: frame size changes mid-stream ({self.info.width}x{self.info.height} -> "
                     f"{frame.width}x{frame.height}), which is not supported"
                 )
-            pixels.append(frame.to_ndarray(format=self.rgb_format, **self._src_color))
+            if self.yuv is not None:
+                pixels.append(read_planes(frame, self.yuv))
+            else:
+                pixels.append(frame.to_ndarray(format=self.rgb_format, **self._src_color))
             if self.alpha:
                 alphas.append(read_alpha(frame, self.info.high_bit_depth))
             pts.append(stamp)
@@ -198,7 +208,8 @@ class SegmentSource:
 
 
 class SegmentWriter:
-    """Encode upscaled RGB batches into one NUT file with a fresh encoder (video only, source time base)."""
+    """Encode upscaled batches (RGB, or planes on the YUV path) into one NUT file with a fresh encoder (video only,
+    source time base)."""
 
     def __init__(self, path: Path, plan: OutputPlan, info: VideoInfo, *, threads: int = 0) -> None:
         self.path = path
@@ -227,7 +238,7 @@ class SegmentWriter:
             self.abort()
             raise
 
-    def write(self, batch: FrameBatch) -> None:
+    def write(self, batch: Frames) -> None:
         try:
             for frame in to_output_frames(batch, self.plan.pix_fmt, self.plan.color):
                 self.out.mux(self.video.encode(frame))

@@ -30,6 +30,7 @@ from repsr_video.jobs.state import (
 )
 from repsr_video.output_plan import OutputPlan
 from repsr_video.pipeline import Upscaler
+from repsr_video.yuv_path import yuv_layout
 
 
 class EngineFactory(Protocol):
@@ -107,7 +108,8 @@ def _encode(
     from repsr_video.pipeline import _run_stages
 
     source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start,
-                           alpha=task.plan.alpha, deinterlace=task.plan.deinterlace)
+                           alpha=task.plan.alpha, deinterlace=task.plan.deinterlace,
+                           yuv=yuv_layout(engine, task.info, task.plan))
     writer = SegmentWriter(tmp, task.plan, task.info, threads=task.threads)
     counting = _Counting(writer, progress)
     try:
