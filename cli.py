@@ -166,7 +166,7 @@ def _add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
                      "frame), off (default: interlaced input is upscaled as is, with a note)")
     enc.add_argument("--yuv-path", choices=YUV_PATH_MODES,
                      help="4:2:0 frames cross to the GPU as YUV and are converted there: auto (default: on a CUDA torch "
-                     "engine where input and output are 4:2:0 of one depth, no alpha, no tiling), on (also on CPU), off")
+                     "engine where input and output are 8-bit 4:2:0, no alpha, no tiling), on (also 10-bit, and on CPU), off")
 
 
 def _add_stream_arguments(parser: argparse.ArgumentParser) -> None:

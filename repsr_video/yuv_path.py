@@ -8,8 +8,9 @@ unconverted. The matrix and range are the ones the RGB path uses (`VideoInfo.col
 policy, untagged input included), and the output is tagged the same.
 
 `yuv_layout` is the one place that decides whether a run takes it: EncodeSettings.yuv_path "off" never;
-"auto" (the default) on a torch engine on a CUDA device; "on" on any device that can run it (tests on
-CPU). In every mode only where: the input is 4:2:0 8-bit (yuv420p, yuvj420p) or 10-bit (yuv420p10le)
+"auto" (the default) on a torch engine on a CUDA device, 8-bit input only (at 10 bits swscale sites the
+decoded chroma by the frame's chroma location and yuv.py does not: up to 132 of 1023 levels apart on
+sharp colour edges); "on" on any device that can run it (tests on CPU). In every mode only where: the input is 4:2:0 8-bit (yuv420p, yuvj420p) or 10-bit (yuv420p10le)
 with an even size, the output pixel format is 4:2:0 planar of the same depth (yuv420p or yuv420p10le)
 tagged with the input's matrix and range, no alpha is kept, and frames of this size need no tiling.
 Anything else keeps the RGB path. Free of torch: the torch engine does the conversion.
@@ -65,6 +66,10 @@ def refusal(engine: object, info: VideoInfo, plan: OutputPlan) -> str | None:
     bits = next((b for b, names in INPUT_FORMATS.items() if info.pix_fmt in names), None)
     if bits is None:
         return f"the input is {info.pix_fmt}, not 4:2:0 YUV of 8 or 10 bits"
+    if bits == 10 and mode == "auto":
+        # swscale sites decoded 10-bit chroma by the frame's chroma location, yuv.py does not: on sharp colour
+        # edges the two paths differed by up to 132 of 1023 levels (tests/test_yuv_path.py), so only `on` takes it
+        return "10-bit input takes the YUV path only with yuv_path on (its chroma siting differs from swscale's)"
     if plan.pix_fmt != OUTPUT_FORMATS[bits]:
         return f"the output is {plan.pix_fmt}, not {OUTPUT_FORMATS[bits]}"
     if plan.alpha or has_alpha(info.pix_fmt):
