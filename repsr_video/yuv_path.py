@@ -12,7 +12,8 @@ policy, untagged input included), and the output is tagged the same.
 decoded chroma by the frame's chroma location and yuv.py does not: up to 132 of 1023 levels apart on
 sharp colour edges); "on" on any device that can run it (tests on CPU). In every mode only where: the
 input is 4:2:0 8-bit (yuv420p, yuvj420p) or 10-bit (yuv420p10le) with an even size, the output pixel
-format is 4:2:0 planar of the same depth (yuv420p or yuv420p10le) the input's matrix and range, no alpha is kept, and frames of this size need no tiling.
+format is 4:2:0 planar of the same depth (yuv420p or yuv420p10le) tagged with the input's matrix and
+range, no alpha is kept, and frames of this size need no tiling.
 Anything else keeps the RGB path. Free of torch: the torch engine does the conversion.
 """
 
