@@ -7,8 +7,8 @@ no warm-up tax: the graph is written directly from the weights (no tracing, no O
 compiles in well under a second, so images and short clips get the fast path too.
 
 The graph is what the torch engine's FrameGraph computes: integer NHWC frames in, the net, the
-nearest-neighbour skip, rounding and clamping, integer frames out (NCHW, made NHWC by numpy), plus an
-all-finite flag for the engine's fp32 retry. The skip
+nearest-neighbour skip, rounding and clamping, integer NHWC frames out, plus an all-finite flag for
+the engine's fp32 retry. The skip
 is taken from the integer frames (nearest-neighbour of integers is exact), so with bf16 inference
 only the residual runs in bf16, as in the torch backends. Shapes are static per frame size (a video
 compiles one graph; a compile costs about 0.05 s for M8C32 at 960x540).
@@ -55,7 +55,7 @@ def _ops() -> Any:
 
 def build_model(net: PlainNet, shape: tuple[int, ...], frame_type: type) -> Any:
     """The OpenVINO model of `net` on integer (N,H,W,3) frames of `frame_type` (uint8 or uint16)
-    -> ((N,3,sH,sW) upscaled frames of the same type, all_finite)."""
+    -> ((N,sH,sW,3) upscaled frames of the same type, all_finite)."""
     import openvino as ov
 
     ops = _ops()
@@ -79,9 +79,11 @@ def build_model(net: PlainNet, shape: tuple[int, ...], frame_type: type) -> Any:
     levels = ops.add(ops.multiply(residual, ops.constant(np.float32(full_scale))),
                      ops.transpose(ops.convert(skip, ov.Type.f32), nchw))
     levels = ops.clamp(ops.round(levels, "half_to_even"), 0.0, full_scale)
-    # Out in NCHW: OpenVINO's reorder of the 3-channel integer result to NHWC took 4x the whole net
-    # at x4 (M4C16 960x540: 0.88 s against 0.23 s with numpy's transpose; x2 the same either way).
-    return ov.Model([ops.convert(levels, element), finite], [frames], "repsr")
+    # The sum in NCHW, then the integers to NHWC: transposing the float residual to NHWC first cost 4x
+    # the whole net at x4 (M4C16 960x540 in: 0.88 s against 0.15 s), and numpy's transpose of the
+    # integer result was slower than OpenVINO's (0.19 s).
+    nhwc = ops.constant(np.array([0, 2, 3, 1], dtype=np.int64))
+    return ov.Model([ops.transpose(ops.convert(levels, element), nhwc), finite], [frames], "repsr")
 
 
 class OpenVINORunner:
@@ -111,4 +113,4 @@ class OpenVINORunner:
         """(upscaled frames, whether the residual was finite everywhere)."""
         frames = np.ascontiguousarray(frames)
         result = self._request(frames.shape, frames.dtype.type).infer({0: frames})  # outputs are copies
-        return np.ascontiguousarray(np.asarray(result[0]).transpose(0, 2, 3, 1)), bool(result[1])
+        return np.asarray(result[0]), bool(result[1])
