@@ -4,7 +4,7 @@
                                       [--compare NAME=IMAGE ...]
 
 For every preset in --presets: the CPU frames/s of the engine as a user gets it (default settings,
-640x360 RGB frames in, after the per-shape compile), written into the TOML's quality.cpu_fps; a
+640x360 RGB frames in, after warm-up: OpenVINO where installed, else the torch compile), written into the TOML's quality.cpu_fps; a
 side-by-side comparison PNG (bicubic | preset | original) on the given held-out image (its LR
 H.264-compressed for a preset trained with --degrade video); then a
 markdown table of every preset (size, scale, mean/worst PSNR-Y gain over bicubic as measured by
@@ -33,7 +33,7 @@ def cpu_fps(preset, frames: int) -> tuple[float, str]:
     engine = create_engine(preset, EngineSettings(device="cpu"))
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1, HEIGHT, WIDTH, 3), dtype=np.uint8)
-    for _ in range(60):  # past the engine's compile threshold (48 frames of a shape), then warm
+    for _ in range(60):  # past the torch engine's compile threshold (48 frames of a shape), then warm
         engine.upscale(frame)
     times = []
     for _ in range(frames):
