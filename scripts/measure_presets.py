@@ -3,8 +3,9 @@
     python scripts/measure_presets.py [--presets presets] [--images docs/images] [--frames 24]
                                       [--compare NAME=IMAGE ...]
 
-For every preset in --presets: the CPU frames/s of the engine as a user gets it (default settings,
-640x360 RGB frames in, after warm-up: OpenVINO where installed, else the torch compile), written into the TOML's quality.cpu_fps; a
+For every preset in --presets: the CPU frames/s of the engine as a user gets it (default settings:
+OpenVINO where installed, else the torch compile; 640x360 RGB frames in, after warm-up), written into
+the TOML's quality.cpu_fps; a
 side-by-side comparison PNG (bicubic | preset | original) on the given held-out image (its LR
 H.264-compressed for a preset trained with --degrade video); then a
 markdown table of every preset (size, scale, mean/worst PSNR-Y gain over bicubic as measured by

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from repsr_video import cli
+from repsr_video import cli, cli_arguments
 
 # Runs main(argv) in a fresh interpreter, then prints (after a marker) the exit status and every module it loaded.
 _PROBE = """
@@ -111,11 +111,11 @@ def test_defaults_come_from_the_settings_dataclasses():
 
     parser = cli._main_parser()
     args = parser.parse_args(["in.mp4", "out.mp4"])
-    assert cli._engine_settings(args) == EngineSettings() and cli._encode_settings(args) == EncodeSettings()
+    assert cli_arguments.engine_settings(args) == EngineSettings() and cli_arguments.encode_settings(args) == EncodeSettings()
     given = ["--device", "cpu", "--batch", "3", "--encoder", "ffmpeg", "--encoder-preset", "ultrafast"]
     args = parser.parse_args(["in.mp4", "out.mp4", *given])
-    assert cli._engine_settings(args) == EngineSettings(device="cpu", batch=3)
-    assert cli._encode_settings(args) == EncodeSettings(encoder="ffmpeg", preset="ultrafast")
+    assert cli_arguments.engine_settings(args) == EngineSettings(device="cpu", batch=3)
+    assert cli_arguments.encode_settings(args) == EncodeSettings(encoder="ffmpeg", preset="ultrafast")
     bench_args = cli._subcommand_parser("bench")[0].parse_args(["clip.mp4", "--backend", "eager", "--crf", "20"])
-    assert cli._engine_settings(bench_args) == EngineSettings(backend="eager")
-    assert cli._encode_settings(bench_args) == EncodeSettings(crf=20)
+    assert cli_arguments.engine_settings(bench_args) == EngineSettings(backend="eager")
+    assert cli_arguments.encode_settings(bench_args) == EncodeSettings(crf=20)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from media_factory import make_video, video_frames
-from repsr_video import cli
+from repsr_video import cli, cli_arguments
 
 FAST = ["--device", "cpu", "--backend", "eager"]
 
@@ -28,7 +28,7 @@ def test_short_and_ffmpeg_spellings():
     encoding = (args.codec, args.crf, args.encoder_preset, args.pix_fmt, args.tile, args.threads)
     assert encoding == ("libx265", 20, "fast", "yuv420p", 256, 2)
     assert cli._main_parser().parse_args(["a", "b", "-c", "libsvtav1"]).codec == "libsvtav1"
-    assert cli._engine_settings(args).tile == 256
+    assert cli_arguments.engine_settings(args).tile == 256
 
 
 def test_x3_is_not_offered(capsys):
