@@ -12,6 +12,7 @@ import torch
 
 from engine_helpers import max_diff, random_frames, reference_upscale
 from interop_helpers import photo
+from media_factory import make_video, video_frames
 from repsr_video.backends import openvino as ov_backend
 from repsr_video.engine import EngineSettings, create_engine_for_network, uses_openvino
 from repsr_video.errors import EngineError
@@ -169,3 +170,9 @@ def test_a_cpu_run_on_openvino_never_imports_torch(tmp_path):
                          capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["0", "False"], ran.stderr
     assert Image.open(tmp_path / "out.png").size == (120, 80)
+    # a video too: decoder, engine, encoder and the segmented job around them
+    clip = make_video(tmp_path / "in.mkv", frames=6, audio_tracks=1)
+    ran = subprocess.run([sys.executable, "-c", NO_TORCH_CLI, str(clip), str(tmp_path / "out.mkv")],
+                         capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["0", "False"], ran.stderr
+    assert len(video_frames(tmp_path / "out.mkv")[0]) == 6
