@@ -176,3 +176,16 @@ def test_a_cpu_run_on_openvino_never_imports_torch(tmp_path):
                          capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["0", "False"], ran.stderr
     assert len(video_frames(tmp_path / "out.mkv")[0]) == 6
+
+
+@needs_openvino
+def test_an_openvino_failure_is_one_engine_error_line(monkeypatch):
+    eng = engine(trained_like_net(channels=8))
+
+    def failing(shape, frame_type):
+        raise RuntimeError("Exception from src/inference/src/cpp/core.cpp:112:\nstd::bad_alloc\n")
+
+    monkeypatch.setattr(eng._runner, "_request", failing)
+    with pytest.raises(EngineError, match=r"^OpenVINO could not upscale 1 48x32 frame\(s\): Exception from .*--tile N") as caught:
+        eng.upscale(np.zeros((1, 32, 48, 3), np.uint8))
+    assert "\n" not in str(caught.value)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import EngineError
 from ..plain_net import PlainNet
 
 PRECISION_HINTS: dict[str, str] = {"fp32": "f32", "bf16": "bf16"}  # engine precision -> OpenVINO hint
@@ -112,5 +113,11 @@ class OpenVINORunner:
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, bool]:
         """(upscaled frames, whether the residual was finite everywhere)."""
         frames = np.ascontiguousarray(frames)
-        result = self._request(frames.shape, frames.dtype.type).infer({0: frames})  # outputs are copies
+        try:
+            result = self._request(frames.shape, frames.dtype.type).infer({0: frames})  # outputs are copies
+        except RuntimeError as error:  # OpenVINO reports memory and plugin failures as RuntimeError
+            n, h, w, _ = frames.shape
+            detail = (str(error).strip().splitlines() or ["no detail"])[0]
+            raise EngineError(f"OpenVINO could not upscale {n} {w}x{h} frame(s): {detail} (try --tile N or "
+                              "--backend compile)") from None
         return np.asarray(result[0]), bool(result[1])
