@@ -24,12 +24,9 @@ from repsr_video.errors import OutputError, describe_error
 from repsr_video.frames import Frames, PacketGroup
 from repsr_video.output_plan import OutputPlan
 from repsr_video.stream_convert import Converter, open_converter
-from repsr_video.streams import video_tags
+from repsr_video.streams import container_tags, video_tags
 
 # Tags the muxer writes itself, or that describe the old encoding of a re-encoded stream.
-_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
-_VIDEO_TAGS_SKIPPED = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_writing_app",
-                       "_statistics_writing_date_utc", "_statistics_tags", "vendor_id"}
 
 
 class PyAVEncoder:
@@ -51,7 +48,7 @@ class PyAVEncoder:
             self.stream_map, self.converters = self._add_other_streams(source, plan)
             if source.chapters:
                 self.out.set_chapters(list(source.chapters))
-            self.out.metadata.update({k: v for k, v in source.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
+            self.out.metadata.update(container_tags(source.metadata))
         except BaseException:
             self.abort()
             raise
@@ -89,7 +86,7 @@ class PyAVEncoder:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        stream.metadata.update(video_tags(source.video.metadata, plan.container_format, _VIDEO_TAGS_SKIPPED))
+        stream.metadata.update(video_tags(source.video.metadata, plan.container_format, plan.alpha))
         stream.disposition = source.video.disposition
         return stream
 

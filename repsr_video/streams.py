@@ -144,10 +144,25 @@ def _other(stream, fmt: str, settings: StreamSettings, label: str) -> StreamPlan
     return StreamPlan(stream.index, stream.type, codec, "drop", note=note)
 
 
-def video_tags(tags: Mapping[str, str], fmt: str, skipped: set[str]) -> dict[str, str]:
-    """The input video's tags for the output video: not `skipped`, and no timecode in .mov/.mp4, where the
-    muxer would build a timecode track that a copied stream's missing frame rate makes fail."""
-    drop = skipped | ({"timecode"} if fmt in ("mov", "mp4") else set())
+_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}  # the muxer's own
+
+
+def container_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The input file's tags for the output file, less those its muxer writes itself."""
+    return {k: v for k, v in tags.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED}
+
+
+# Tags of the input video that describe its encoding, not the upscaled stream (the muxer writes its own).
+_VIDEO_TAGS_SKIPPED = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_writing_app",
+                       "_statistics_writing_date_utc", "_statistics_tags", "vendor_id"}
+
+
+def video_tags(tags: Mapping[str, str], fmt: str, alpha: bool) -> dict[str, str]:
+    """The input video's tags for the output video: none that describe the input's encoding; no timecode
+    in .mov/.mp4, where the muxer would build a timecode track that a copied stream's missing frame rate
+    makes fail; and WebM's alpha_mode only when the output keeps the alpha (`alpha`), so an opaque output
+    does not claim an alpha channel."""
+    drop = _VIDEO_TAGS_SKIPPED | ({"timecode"} if fmt in ("mov", "mp4") else set()) | (set() if alpha else {"alpha_mode"})
     return {k: v for k, v in tags.items() if k.lower() not in drop}
 
 

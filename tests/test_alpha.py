@@ -215,6 +215,18 @@ def test_vpx_alpha_input_keeps_alpha(vpx_clip, tmp_path, name, codec, segment_se
         assert result.segments > 1
 
 
+@pytest.mark.parametrize("name, settings", [("opaque.webm", {"pix_fmt": "yuv420p"}), ("opaque.mkv", {})])
+def test_an_opaque_output_does_not_claim_alpha(vpx_clip, tmp_path, name, settings):
+    """The input's alpha_mode tag is not copied where the output drops the alpha (libx264 in .mkv, yuv420p)."""
+    clip, _ = vpx_clip
+    out = tmp_path / name
+    result = upscale_video(clip, out, NearestEngine(), encode=EncodeSettings(**settings))
+    assert any("alpha" in n and "dropped" in n for n in result.warnings), result.warnings
+    with av.open(str(out)) as container:
+        tags = {k.lower() for k in container.streams.video[0].metadata}
+    assert "alpha_mode" not in tags
+
+
 def test_decoder_picks_libvpx_only_for_tagged_alpha(vpx_clip, tmp_path):
     clip, libvpx = vpx_clip
     with VideoDecoder(clip) as decoder:

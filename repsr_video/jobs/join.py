@@ -31,20 +31,7 @@ from repsr_video.jobs.segment import segment_pts
 from repsr_video.output_plan import EncodeSettings, OutputPlan, plan_output
 from repsr_video.pyav_encoder import add_copied_stream
 from repsr_video.stream_convert import Converter, open_converter
-from repsr_video.streams import video_tags
-
-_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
-_VIDEO_TAGS_SKIPPED = {
-    "encoder",
-    "duration",
-    "bps",
-    "number_of_frames",
-    "number_of_bytes",
-    "_statistics_writing_app",
-    "_statistics_writing_date_utc",
-    "_statistics_tags",
-    "vendor_id",
-}
+from repsr_video.streams import container_tags, video_tags
 
 
 @dataclass(frozen=True)
@@ -132,7 +119,7 @@ class _Joiner:
             stream.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        stream.metadata.update(video_tags(source_video.metadata, plan.container_format, _VIDEO_TAGS_SKIPPED))
+        stream.metadata.update(video_tags(source_video.metadata, plan.container_format, plan.alpha))
         stream.disposition = source_video.disposition
         self.report.streams.append(f"video {plan.codec}")
         return stream
@@ -167,7 +154,7 @@ class _Joiner:
             chapters.append({**c, "start": round((lo - self.window.shift) / tb), "end": round((hi - self.window.shift) / tb)})
         if chapters:
             self.out.set_chapters(chapters)  # type: ignore[arg-type]
-        self.out.metadata.update({k: v for k, v in self.source.metadata.items() if k.lower() not in _CONTAINER_TAGS_SKIPPED})
+        self.out.metadata.update(container_tags(self.source.metadata))
 
 
 def _video_packets(files: list[Path], dts: list[int], shift: int) -> Iterator[tuple[Fraction, int, av.Packet]]:
