@@ -7,7 +7,6 @@ plus the augmentation (and one small encode for --degrade video), cheap enough f
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,16 +117,7 @@ def batch_loader(
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
         worker_init_fn=_worker_init if workers else None,
-        multiprocessing_context=_start_method() if workers else None,
     )
-
-
-def _start_method() -> str | None:
-    """How worker processes start: forked (the default: the pictures are shared copy-on-write), except in a
-    process that has run OpenVINO, whose thread pool does not survive fork (the parent segfaulted and
-    workers returned wrong batches when a process upscaled on OpenVINO and then trained); forkserver
-    workers start clean and receive the dataset pickled."""
-    return "forkserver" if "openvino" in sys.modules else None
 
 
 def _worker_init(_worker_id: int) -> None:

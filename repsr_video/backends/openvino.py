@@ -16,6 +16,7 @@ compiles one graph; a compile costs about 0.05 s for M8C32 at 960x540).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from typing import Any
@@ -87,15 +88,26 @@ def build_model(net: PlainNet, shape: tuple[int, ...], frame_type: type) -> Any:
     return ov.Model([ops.transpose(ops.convert(levels, element), nhwc), finite], [frames], "repsr")
 
 
+@functools.cache
+def shared_core() -> Any:
+    """The process's one OpenVINO Core. Each Core loads its own CPU plugin, and the plugin swaps in an
+    alternate signal stack for the thread that creates it, giving back the one it found when it is
+    destroyed. Plugins destroyed out of creation order left the thread on an unmapped stack: the next
+    Python signal handler (SIGCHLD of a finished subprocess, SIGTERM) then killed the process with
+    SIGSEGV (seen in the test process, which builds many engines). One Core, kept for the process, has
+    one plugin that is never destroyed early."""
+    import openvino as ov
+
+    return ov.Core()
+
+
 class OpenVINORunner:
     """Runs (N,H,W,3) uint8/uint16 frames through `net`: one compiled graph per (shape, dtype), built at
     its first batch, in one precision ("fp32" or "bf16")."""
 
     def __init__(self, net: PlainNet, precision: str, threads: int) -> None:
-        import openvino as ov
-
         self._net = net
-        self._core = ov.Core()
+        self._core = shared_core()
         self._config = {
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
             "INFERENCE_NUM_THREADS": threads,
