@@ -189,3 +189,29 @@ def test_an_openvino_failure_is_one_engine_error_line(monkeypatch):
     with pytest.raises(EngineError, match=r"^OpenVINO could not upscale 1 48x32 frame\(s\): Exception from .*--tile N") as caught:
         eng.upscale(np.zeros((1, 32, 48, 3), np.uint8))
     assert "\n" not in str(caught.value)
+
+
+SIGNAL_AFTER_ENGINES = """
+import gc, signal
+import numpy as np
+from repsr_video.engine import EngineSettings, create_engine_for_network
+from repsr_video.network import SRNet
+engines = [create_engine_for_network(SRNet(2, 1, 4).eval(), EngineSettings(device="cpu", backend="openvino")) for _ in range(2)]
+for engine in engines:
+    engine.upscale(np.zeros((1, 16, 16, 3), np.uint8))
+first, second = engines
+del engines, engine
+del first; gc.collect()  # destroyed in creation order, not the reverse
+del second; gc.collect()
+signal.signal(signal.SIGUSR1, lambda *_: print("handled"))
+signal.raise_signal(signal.SIGUSR1)
+print("alive")
+"""
+
+
+@needs_openvino
+def test_signals_still_work_after_engines_come_and_go():
+    """Each OpenVINO Core's CPU plugin swaps the thread's alternate signal stack; with a Core per engine,
+    engines freed in creation order left an unmapped stack and the next signal handler was a SIGSEGV."""
+    ran = subprocess.run([sys.executable, "-c", SIGNAL_AFTER_ENGINES], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and ran.stdout.split() == ["handled", "alive"], (ran.returncode, ran.stderr[-1000:])
