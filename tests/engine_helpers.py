@@ -16,6 +16,19 @@ def tiny_net(scale=2, blocks=1, channels=4, seed=0) -> SRNet:
     return net
 
 
+def fp16_overflowing_net() -> SRNet:
+    """A net whose fp32 output is ordinary but whose hidden activations exceed fp16's 65504."""
+    net = tiny_net(blocks=1, channels=4)
+    with torch.no_grad():
+        net.head.weight.fill_(400.0)  # 27 taps x 400 x ~0.5 = ~5400 in the head
+        net.head.bias.zero_()
+        net.body[0].weight.fill_(20.0)  # 36 taps x 20 x ~5400 = ~3.9e6 in the body: inf in fp16
+        net.body[0].bias.zero_()
+        net.tail.weight.fill_(1e-8)  # ... brought back to ~1e-1 by the tail
+        net.tail.bias.zero_()
+    return net
+
+
 def reference_upscale(net: SRNet, frames: np.ndarray) -> np.ndarray:
     """SRNet's own forward in fp32, clamped and rounded: what every engine must reproduce."""
     full = 65535.0 if frames.dtype == np.uint16 else 255.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
+from engine_helpers import fp16_overflowing_net, max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import compiled
 from repsr_video.engine import EngineSettings, create_engine_for_network
 
@@ -22,17 +22,6 @@ def _smooth(n: int, h: int = 20, w: int = 28, dtype=np.uint8) -> np.ndarray:
     return np.stack([(base * full * (0.4 + 0.6 * i / max(n, 1))).round() for i in range(n)]).astype(dtype)
 
 
-def _overflowing_net():
-    """fp32 output is ordinary, hidden activations exceed fp16's 65504 (as in test_engine.py)."""
-    net = tiny_net(blocks=1, channels=4)
-    with torch.no_grad():
-        net.head.weight.fill_(400.0)
-        net.head.bias.zero_()
-        net.body[0].weight.fill_(20.0)
-        net.body[0].bias.zero_()
-        net.tail.weight.fill_(1e-8)
-        net.tail.bias.zero_()
-    return net
 
 
 def test_transfers_use_pinned_host_buffers():
@@ -49,7 +38,7 @@ def test_transfers_use_pinned_host_buffers():
 @pytest.mark.parametrize("backend", ["eager", "compile"])
 def test_fp16_overflow_is_recomputed_in_fp32(backend, monkeypatch):
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
-    net = _overflowing_net()
+    net = fp16_overflowing_net()
     frames = _smooth(3) // 2 + 64
     engine = create_engine_for_network(net, EngineSettings(device="cuda", backend=backend, batch=2))
     out = engine.upscale(frames)

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
+from engine_helpers import fp16_overflowing_net, max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import Backend, compiled
 from repsr_video.backends.eager import EagerBackend
 from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
 from repsr_video.errors import EngineError
-from repsr_video.network import SRNet
 
 CPU_EAGER = EngineSettings(device="cpu", backend="eager")
 
@@ -150,21 +149,10 @@ def test_low_precision_stays_within_a_level_or_two_of_fp32(precision):
     assert np.mean(out != fp32) < 0.1
 
 
-def _fp16_overflowing_net() -> SRNet:
-    """A net whose fp32 output is ordinary but whose hidden activations exceed fp16's 65504."""
-    net = tiny_net(blocks=1, channels=4)
-    with torch.no_grad():
-        net.head.weight.fill_(400.0)  # 27 taps x 400 x ~0.5 = ~5400 in the head
-        net.head.bias.zero_()
-        net.body[0].weight.fill_(20.0)  # 36 taps x 20 x ~5400 = ~3.9e6 in the body: inf in fp16
-        net.body[0].bias.zero_()
-        net.tail.weight.fill_(1e-8)  # ... brought back to ~1e-1 by the tail
-        net.tail.bias.zero_()
-    return net
 
 
 def test_fp16_overflow_is_recomputed_in_fp32_never_black_or_nan():
-    net = _fp16_overflowing_net()
+    net = fp16_overflowing_net()
     frames = _smooth_frames() // 2 + 64
     # The construction really overflows: a plain half-precision forward gives non-finite values.
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
@@ -319,7 +307,7 @@ def test_cuda_fp16_matches_cpu_fp32(backend, dtype, monkeypatch):
 
 @pytest.mark.cuda
 def test_cuda_fp16_overflow_is_recomputed():
-    net = _fp16_overflowing_net()
+    net = fp16_overflowing_net()
     frames = _smooth_frames() // 2 + 64
     engine = create_engine_for_network(net, EngineSettings(device="cuda", backend="eager", batch=2))
     out = engine.upscale(frames)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine_helpers import reference_upscale, tiny_net
+from engine_helpers import fp16_overflowing_net, reference_upscale, tiny_net
 from media_factory import NearestEngine, make_video
 from repsr_video.decoder import VideoDecoder
 from repsr_video.engine import EngineSettings, create_engine_for_network
@@ -215,17 +215,6 @@ def test_bad_planes_and_settings_are_one_line_errors(engine):
         EncodeSettings(yuv_path="gpu")  # type: ignore[arg-type]
 
 
-def _fp16_overflowing_net():
-    """As in test_engine.py: fp32 output ordinary, hidden activations past fp16's 65504."""
-    net = tiny_net(blocks=1, channels=4)
-    with torch.no_grad():
-        net.head.weight.fill_(400.0)
-        net.head.bias.zero_()
-        net.body[0].weight.fill_(20.0)
-        net.body[0].bias.zero_()
-        net.tail.weight.fill_(1e-8)
-        net.tail.bias.zero_()
-    return net
 
 
 def _plane_set(n: int, h: int, w: int, layout: YuvLayout, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -238,7 +227,7 @@ def _plane_set(n: int, h: int, w: int, layout: YuvLayout, seed: int = 0) -> tupl
 
 @pytest.mark.parametrize("bits", [8, 10])
 def test_fp16_overflow_is_recomputed_in_fp32_on_the_yuv_path(bits):
-    net = _fp16_overflowing_net()
+    net = fp16_overflowing_net()
     layout = YuvLayout(1, 1, bits)
     planes = _plane_set(3, 8, 10, layout)
     fp16 = create_engine_for_network(net, EngineSettings(device="cpu", backend="eager", batch=2), precision="fp16")
