@@ -30,11 +30,10 @@ def _rgba(i: int) -> np.ndarray:
     return np.dstack([rgb, alpha]).astype(np.uint8)
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("alpha") / "in.mkv"
+def _write_alpha_clip(path: Path, codec: str, options: dict[str, str] | None = None) -> Path:
+    """N yuva420p frames of `_rgba` at 25 fps, encoded with `codec`."""
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=25)
+        stream = out.add_stream(codec, rate=25, options=options or {})
         stream.width, stream.height, stream.pix_fmt = W, H, "yuva420p"
         stream.codec_context.time_base = Fraction(1, 25)
         for i in range(N):
@@ -43,6 +42,11 @@ def clip(tmp_path_factory) -> Path:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return _write_alpha_clip(tmp_path_factory.mktemp("alpha") / "in.mkv", "ffv1")
 
 
 def _decode(path: Path) -> tuple[str, list[int], np.ndarray]:
@@ -144,17 +148,8 @@ LIBVPX = {"libvpx-vp9": "libvpx-vp9", "libvpx": "libvpx"}  # encoder -> FFmpeg's
 
 def _vpx_clip(path: Path, codec: str) -> Path:
     """A WebM with alpha as FFmpeg writes it: a keyframe every 4 frames, so segmented runs cut it."""
-    with av.open(str(path), "w") as out:
-        # libvpx refuses VP8 alpha with alt-ref frames; set for both so the clips differ in codec only
-        stream = out.add_stream(codec, rate=25, options={"g": "4", "auto-alt-ref": "0"})
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuva420p"
-        stream.codec_context.time_base = Fraction(1, 25)
-        for i in range(N):
-            frame = av.VideoFrame.from_ndarray(_rgba(i), format="rgba").reformat(format="yuva420p")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    # libvpx refuses VP8 alpha with alt-ref frames; set for both so the clips differ in codec only
+    return _write_alpha_clip(path, codec, {"g": "4", "auto-alt-ref": "0"})
 
 
 def _libvpx_decode(path: Path, decoder: str) -> tuple[str, list[int], np.ndarray]:
