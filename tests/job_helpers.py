@@ -69,3 +69,14 @@ def seconds_pts(path: Path) -> list[float]:
     with av.open(str(path)) as inp:
         stream = inp.streams.video[0]
         return [round(float(f.pts * stream.time_base), 6) for f in inp.decode(stream)]
+
+
+class StopAfter:
+    """A progress callback that interrupts the run (like Ctrl-C) once `segments` are done."""
+
+    def __init__(self, segments: int) -> None:
+        self.segments = segments
+
+    def __call__(self, event) -> None:
+        if event.segments_done >= self.segments:
+            raise KeyboardInterrupt

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from job_helpers import NearestFactory
+from job_helpers import NearestFactory, StopAfter
 from media_factory import NearestEngine, ffmpeg_exe
 from repsr_video import cli
 from repsr_video.deinterlace import bwdif_deint
@@ -98,20 +98,12 @@ def test_on_deinterlaces_frames_not_flagged_interlaced(clips, tmp_path):
     assert pts == _frames(clips["unflagged"])[0] and combing(got) < 1.5
 
 
-class _StopAfter:
-    def __init__(self, segments: int) -> None:
-        self.segments = segments
-
-    def __call__(self, event) -> None:
-        if event.segments_done >= self.segments:
-            raise KeyboardInterrupt
-
 
 def test_a_resume_with_another_deinterlace_setting_is_refused(clips, tmp_path):
     out, job = tmp_path / "out.mkv", JobSettings(segment_seconds=0.2)
     auto = EncodeSettings(codec="ffv1", deinterlace="auto")
     with pytest.raises(KeyboardInterrupt):
-        run_job(clips["interlaced"], out, NearestFactory(), encode=auto, job=job, progress=_StopAfter(1))
+        run_job(clips["interlaced"], out, NearestFactory(), encode=auto, job=job, progress=StopAfter(1))
     with pytest.raises(JobStateError, match=r"settings\.deinterlace.*--restart"):
         run_job(clips["interlaced"], out, NearestFactory(), encode=LOSSLESS, job=job)
     result = run_job(clips["interlaced"], out, NearestFactory(), encode=auto, job=job)

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from job_helpers import NearestFactory, decoded, gop_clip
+from job_helpers import NearestFactory, StopAfter, decoded, gop_clip
 from media_factory import packets_bytes
 from repsr_video.jobs import JobSettings, JobStateError, TimeRange, job_dir_for, run_job
 from repsr_video.jobs.index import index_video
@@ -56,16 +56,6 @@ def _same_frames(a: Path, b: Path) -> bool:
     pts_b, img_b = decoded(b)
     return pts_a == pts_b and all(np.array_equal(x, y) for x, y in zip(img_a, img_b, strict=True))
 
-
-class _StopAfter:
-    """A progress callback that interrupts the run (like Ctrl-C) once `segments` are done."""
-
-    def __init__(self, segments: int) -> None:
-        self.segments = segments
-
-    def __call__(self, event) -> None:
-        if event.segments_done >= self.segments:
-            raise KeyboardInterrupt
 
 
 def test_all_streams_survive_the_join(rich_gop_clip, tmp_path):
@@ -110,7 +100,7 @@ def test_interrupted_run_resumes_and_gives_the_same_output(rich_gop_clip, tmp_pa
     out = tmp_path / "out.mkv"
     job = JobSettings(segment_seconds=0.8)
     with pytest.raises(KeyboardInterrupt):
-        run_job(rich_gop_clip, out, NearestFactory(), encode=LOSSLESS, job=job, progress=_StopAfter(2))
+        run_job(rich_gop_clip, out, NearestFactory(), encode=LOSSLESS, job=job, progress=StopAfter(2))
     assert not out.exists()
     folder = job_dir_for(out)
     assert sorted(p.name for p in folder.glob("seg*.done.json")) == ["seg00000.done.json", "seg00001.done.json"]
@@ -128,7 +118,7 @@ def test_changed_input_or_settings_are_refused_and_restart_discards(tmp_path):
     out = tmp_path / "out.mkv"
     job = JobSettings(segment_seconds=0.4)
     with pytest.raises(KeyboardInterrupt):
-        run_job(clip, out, NearestFactory(), job=job, progress=_StopAfter(1))
+        run_job(clip, out, NearestFactory(), job=job, progress=StopAfter(1))
     with pytest.raises(JobStateError, match=r"settings\.encode\.options.*--restart"):
         run_job(clip, out, NearestFactory(), encode=EncodeSettings(crf=30), job=job)
     with pytest.raises(JobStateError, match=r"settings\.model"):
@@ -162,7 +152,7 @@ def test_damaged_or_half_written_markers_mean_redo(tmp_path):
     out = tmp_path / "out.mkv"
     job = JobSettings(segment_seconds=0.4)
     with pytest.raises(KeyboardInterrupt):
-        run_job(clip, out, NearestFactory(), encode=LOSSLESS, job=job, progress=_StopAfter(3))
+        run_job(clip, out, NearestFactory(), encode=LOSSLESS, job=job, progress=StopAfter(3))
     folder = job_dir_for(out)
     marker_file(folder, 0).write_text('{"segment": {"index": 0, "sta')  # torn write (a filesystem without atomic rename)
     segment_file(folder, 1).write_bytes(b"short")  # a segment file of the wrong size
@@ -231,7 +221,7 @@ def test_segment_files_keep_the_source_time_base(tmp_path):
     clip = gop_clip(tmp_path / "c.mkv", frames=40, keyint=10)
     out = tmp_path / "out.mkv"
     with pytest.raises(KeyboardInterrupt):
-        run_job(clip, out, NearestFactory(), job=JobSettings(segment_seconds=0.4), progress=_StopAfter(1))
+        run_job(clip, out, NearestFactory(), job=JobSettings(segment_seconds=0.4), progress=StopAfter(1))
     marker = json.loads(marker_file(job_dir_for(out), 0).read_text())
     assert marker["facts"]["first_pts"] == 0 and marker["facts"]["last_pts"] == 360 and marker["facts"]["frames"] == 10
     assert os.path.getsize(segment_file(job_dir_for(out), 0)) == marker["facts"]["size"]
