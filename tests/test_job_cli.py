@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from job_helpers import decoded, gop_clip
+from job_helpers import StopAfter, decoded, gop_clip
 from repsr_video import cli
 from repsr_video.engine import EngineSettings
 from repsr_video.jobs import JobSettings, PresetEngine, job_dir_for, run_job
@@ -37,12 +37,8 @@ def test_running_again_resumes_and_says_so(run, clip, tmp_path, tiny_preset, cap
     out = tmp_path / "out.mkv"
     factory = PresetEngine(str(tiny_preset.path), EngineSettings(device="cpu", backend="eager"))
 
-    def stop_after_two(event) -> None:
-        if event.segments_done >= 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):  # what an interrupted `repsr-video in.mkv out.mkv --segment 0.8` leaves
-        run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=stop_after_two)
+        run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=StopAfter(2))
     assert run(clip, out, "--segment", "0.8") == 0
     err = " ".join(capsys.readouterr().err.split())  # (rich wraps long lines)
     assert "80 frame(s)" in err and "resuming; 2 of 4 segment(s) (40 frames) were done by an earlier run" in err
@@ -54,12 +50,8 @@ def test_changed_settings_are_refused_until_restart(run, clip, tmp_path, tiny_pr
     out = tmp_path / "out.mkv"
     factory = PresetEngine(str(tiny_preset.path), EngineSettings(device="cpu", backend="eager"))
 
-    def stop(event) -> None:
-        if event.segments_done >= 1:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=stop)
+        run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=StopAfter(1))
     assert run(clip, out, "--segment", "0.8", "--crf", "30", "--quiet") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "different input or settings" in err[0] and "--restart" in err[0]
