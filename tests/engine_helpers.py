@@ -46,3 +46,16 @@ def random_frames(n, h, w, dtype=np.uint8, seed=1) -> np.ndarray:
 
 def max_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+def failing_compile(message: str):
+    """A stand-in for torch.compile whose compiled function raises `message` when called, as a C++ or
+    Inductor error does at the first call."""
+
+    def compile_(module, **kwargs):
+        def run(*args):
+            raise RuntimeError(message)
+
+        return run
+
+    return compile_

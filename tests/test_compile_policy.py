@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
+from engine_helpers import failing_compile, max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import compiled
 from repsr_video.engine import EngineSettings, create_engine_for_network
 
@@ -82,15 +82,9 @@ def test_background_compile_takes_over_and_freezes_the_weights(monkeypatch):
 
 
 def test_a_failing_background_compile_falls_back_with_a_note(monkeypatch):
-    def broken_compile(module, **kwargs):
-        def run(*args):
-            raise RuntimeError("InductorError: C++ compile error (test)")
-
-        return run
-
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 1)
     monkeypatch.setattr(compiled, "COMPILE_AFTER_SECONDS", 0.0)
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", failing_compile("InductorError: C++ compile error (test)"))
     net = tiny_net()
     engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
     frames = random_frames(1, 7, 9)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine_helpers import fp16_overflowing_net, max_diff, random_frames, reference_upscale, tiny_net
+from engine_helpers import failing_compile, fp16_overflowing_net, max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import Backend, compiled
 from repsr_video.backends.eager import EagerBackend
 from repsr_video.engine import EngineSettings, create_engine, create_engine_for_network
@@ -199,14 +199,8 @@ def test_the_backend_protocol_is_checked_not_assumed():
 
 
 def test_a_failed_compile_reports_through_its_own_notes_and_names_eager(monkeypatch):
-    def broken_compile(module, **kwargs):
-        def run(*args):
-            raise RuntimeError("C++ compile error (test)")
-
-        return run
-
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", failing_compile("C++ compile error (test)"))
     eager = EagerBackend(create_engine_for_network(tiny_net(), CPU_EAGER, precision="fp32")._runner.graphs)
     backend = compiled.CompiledBackend(eager, torch.device("cpu"))
     assert isinstance(backend, Backend) and backend.notes() == [] and backend.current_name() == "compile"
@@ -227,14 +221,8 @@ def test_compile_falls_back_to_eager_when_the_toolchain_is_missing(monkeypatch):
 
 
 def test_compile_failure_at_first_call_falls_back_and_records_why(monkeypatch):
-    def broken_compile(module, **kwargs):
-        def run(*args):
-            raise RuntimeError("InductorError: C++ compile error (test)")
-
-        return run
-
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", failing_compile("InductorError: C++ compile error (test)"))
     net = tiny_net()
     engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="compile"), precision="fp32")
     assert engine.backend == "compile"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine_helpers import max_diff, random_frames, reference_upscale, tiny_net
+from engine_helpers import failing_compile, max_diff, random_frames, reference_upscale, tiny_net
 from repsr_video.backends import Backend
 from repsr_video.backends.tensorrt import engine_path, tensorrt_problem
 from repsr_video.engine import EngineSettings, create_engine_for_network
@@ -185,15 +185,9 @@ def test_notes_of_every_fallback_in_the_chain_surface(fake_trt, monkeypatch):
     """TensorRT fails, then its torch.compile fallback fails: both reasons reach the engine's notes."""
     from repsr_video.backends import compiled
 
-    def broken_compile(module, **kwargs):
-        def run(*args):
-            raise RuntimeError("Inductor gave up (test)")
-
-        return run
-
     fake_trt(fail=True)
     monkeypatch.setattr(compiled, "COMPILE_AFTER_FRAMES", 0)
-    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(torch, "compile", failing_compile("Inductor gave up (test)"))
     net = tiny_net()
     backend = _trt_backend(net, fallback=compiled.CompiledBackend(_eager(net), torch.device("cpu")))
     frames = random_frames(1, 8, 8)
