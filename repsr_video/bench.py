@@ -3,9 +3,10 @@
 Each stage runs alone over the same number of frames, then the whole pipeline runs over them; the
 pipeline's goal is to reach 90 % of the slowest stage alone. That is reachable where the stages use
 different resources (GPU inference, CPU encoding). Where every stage uses all the CPU cores, their
-costs add up, so the report also gives the sequential rate 1 / sum(1 / stage fps) for comparison. Peak memory is sampled per stage
-(resident set size; CUDA max allocated on GPU runs). `memory_check` runs the pipeline over clips of
-different lengths to show that memory does not grow with the length of the video.
+costs add up, so the report also gives the sequential rate 1 / sum(1 / stage fps) for comparison.
+Peak memory is sampled per stage (resident set size; CUDA max allocated on GPU runs;
+repsr_video/memory_sampling.py). `memory_check` runs the pipeline over clips of different lengths to
+show that memory does not grow with the length of the video.
 
 The clip is first remuxed (video stream only, no re-encoding) into a work clip of exactly the
 requested number of frames, looping it when it is shorter. Packets are cut in decode order, where
@@ -15,11 +16,7 @@ The library never prints; the CLI renders the returned dataclasses.
 
 from __future__ import annotations
 
-import os
-import resource
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +28,7 @@ import av
 
 from .errors import InputError, describe_error
 from .frames import FrameBatch
+from .memory_sampling import PeakSampler, cuda_peak_mb, current_rss_mb, reset_cuda_peak
 from .output_plan import EncodeSettings, plan_output
 
 if TYPE_CHECKING:
@@ -113,67 +111,14 @@ class MemoryRow:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-# --- memory sampling -----------------------------------------------------------------------------
-
-
-def current_rss_mb() -> float:
-    """Resident set size now (Linux /proc), or the process peak where /proc is missing."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-class _PeakSampler:
-    """Samples RSS every few milliseconds in a thread; `peak` is the highest seen."""
-
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.peak = current_rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="repsr-bench-rss", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, current_rss_mb())
-
-    def __enter__(self) -> _PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, current_rss_mb())
-
-
-def _cuda_reset(device: str) -> None:
-    if device == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _cuda_peak(device: str) -> float | None:
-    if device != "cuda":
-        return None
-    import torch
-
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() / 2**20
-
-
 @contextmanager
 def _measure(stage: str, frames_box: list[int], device: str, results: list[StageResult]) -> Iterator[None]:
-    _cuda_reset(device)
-    with _PeakSampler() as sampler:
+    reset_cuda_peak(device)
+    with PeakSampler() as sampler:
         start = time.perf_counter()
         yield
         seconds = time.perf_counter() - start
-    results.append(StageResult(stage, frames_box[0], seconds, sampler.peak, _cuda_peak(device)))
+    results.append(StageResult(stage, frames_box[0], seconds, sampler.peak, cuda_peak_mb(device)))
 
 
 # --- the work clip -------------------------------------------------------------------------------
@@ -388,15 +333,15 @@ def memory_check(
             work = Path(tmp) / f"work{length}.mkv"
             frames = make_work_clip(clip, length, work)
             notify(f"{frames} frames")
-            _cuda_reset(engine.device)
+            reset_cuda_peak(engine.device)
             before = current_rss_mb()
-            with _PeakSampler() as sampler:
+            with PeakSampler() as sampler:
                 start = time.perf_counter()
                 result = upscale_video(work, out, engine, encode=encode, overwrite=True)
                 seconds = time.perf_counter() - start
             if result.frames != frames:
                 raise InputError(f"{clip}: the pipeline wrote {result.frames} frames, expected {frames}")
-            rows.append(MemoryRow(frames, seconds, before, sampler.peak, _cuda_peak(engine.device)))
+            rows.append(MemoryRow(frames, seconds, before, sampler.peak, cuda_peak_mb(engine.device)))
             work.unlink()
     return rows
 
