@@ -218,15 +218,20 @@ class Engine(TiledEngine):
         if problem:
             raise EngineError(f"engine input: {problem}")
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for start in range(0, len(y), self.batch):
-            chunk = (y[start : start + self.batch], u[start : start + self.batch], v[start : start + self.batch])
+        start = 0
+        while start < len(y):
+            step = self.batch  # read each time: an out-of-memory retry in `upscale` halves it
+            chunk = (y[start : start + step], u[start : start + step], v[start : start + step])
+            result = None
             try:
-                parts.append(self._upscale_planes(chunk, layout))
-                continue
+                result = self._upscale_planes(chunk, layout)
             except torch.cuda.OutOfMemoryError:
                 pass
-            torch.cuda.empty_cache()  # outside the except block: the traceback no longer holds the tensors
-            parts.append(self._upscale_planes_on_host(chunk, layout))
+            if result is None:
+                torch.cuda.empty_cache()  # outside the except block: the traceback no longer holds the tensors
+                result = self._upscale_planes_on_host(chunk, layout)
+            parts.append(result)
+            start += step
         if len(parts) == 1:
             return parts[0]
         big_y, big_u, big_v = (np.concatenate(p) for p in zip(*parts, strict=True))

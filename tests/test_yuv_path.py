@@ -237,6 +237,33 @@ def test_fp16_overflow_is_recomputed_in_fp32_on_the_yuv_path(bits):
     assert _differences([list(out)], [list(fp32.upscale_yuv(*planes, layout))]).max() <= 1
 
 
+def test_out_of_memory_on_the_yuv_path_keeps_every_frame(net, monkeypatch):
+    """A batch that runs out of GPU memory goes through `upscale`, which halves the batch; the frames after
+    it must still all come back (simulated on CPU: the device path and one host batch raise OOM)."""
+    layout = YuvLayout(1, 1, 8)
+    planes = _plane_set(8, 8, 10, layout)
+    small = create_engine_for_network(net, EngineSettings(device="cpu", backend="eager", batch=4), precision="fp32")
+    expected = small.upscale_yuv(*planes, layout)
+    engine = create_engine_for_network(net, EngineSettings(device="cpu", backend="eager", batch=4), precision="fp32")
+    real_batch = engine._upscale_batch
+    calls = {"n": 0}
+
+    def device_out_of_memory(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
+
+    def host_out_of_memory_once(frames):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
+        return real_batch(frames)
+
+    monkeypatch.setattr(engine, "_upscale_planes", device_out_of_memory)
+    monkeypatch.setattr(engine, "_upscale_batch", host_out_of_memory_once)
+    out = engine.upscale_yuv(*planes, layout)
+    assert engine.batch == 2 and [len(p) for p in out] == [8, 8, 8]
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected, strict=True))
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("bits", [8, 10])
 def test_cuda_yuv_path(bits, net, engine, tmp_path):
