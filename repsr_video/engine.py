@@ -29,7 +29,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .backends.openvino import openvino_problem
 from .choices import BACKENDS, DEVICES, PRECISIONS, BackendName, DeviceName, PrecisionName, cuda_index, is_device_name
@@ -39,6 +39,7 @@ from .errors import EngineError
 if TYPE_CHECKING:
     import torch
 
+    from .plain_net import PlainNet
     from .torch_engine import DeployNet, Engine
 
 # Frames per batch when EngineSettings.batch == 0. CPU: batching does not speed convolutions up
@@ -189,20 +190,28 @@ def create_engine_for_network(
     precision overrides the device default ("fp32", "bf16", "fp16").
     """
     from .network import SRNet
-    from .torch_engine import Engine, network_key
+    from .torch_engine import network_key
 
     _check_settings(settings, precision)
-    kind = device_kind(settings.device)
-    if uses_openvino(settings.backend, kind, precision, foreign=not isinstance(net, SRNet)):
-        from .openvino_engine import OpenVINOEngine
+    key = key or network_key(net)
+    if uses_openvino(settings.backend, device_kind(settings.device), precision, foreign=not isinstance(net, SRNet)):
+        return _openvino_engine(cast(SRNet, net).plain(), precision, key, settings)  # not foreign: an SRNet
+    return _torch_engine(net, settings, key, precision)
 
-        assert isinstance(net, SRNet)
 
-        chosen = precision or default_precision(kind, "openvino")
-        return OpenVINOEngine(net.plain(), chosen, key or network_key(net), settings.batch or AUTO_BATCH["cpu"], settings.tile)
+def _openvino_engine(net: PlainNet, precision: PrecisionName | None, key: str, settings: EngineSettings) -> TiledEngine:
+    from .openvino_engine import OpenVINOEngine
+
+    chosen = precision or default_precision("cpu", "openvino")
+    return OpenVINOEngine(net, chosen, key, settings.batch or AUTO_BATCH["cpu"], settings.tile)
+
+
+def _torch_engine(net: DeployNet, settings: EngineSettings, key: str, precision: PrecisionName | None) -> TiledEngine:
+    from .torch_engine import Engine
+
     device = resolve_device(settings.device)
     return Engine(net, device, settings.backend, settings.batch or AUTO_BATCH[device.type],
-                  _net_precision(net, precision, device), key or network_key(net), tile=settings.tile)
+                  _net_precision(net, precision, device), key, tile=settings.tile)
 
 
 def _net_precision(net: DeployNet, asked: PrecisionName | None, device: torch.device) -> PrecisionName:
@@ -223,13 +232,9 @@ def create_engine(preset: Any, settings: EngineSettings | None = None) -> TiledE
     On OpenVINO the weights are read as arrays and torch is never imported."""
     settings = settings or EngineSettings()
     _check_settings(settings, None)
-    kind = device_kind(settings.device)
-    if uses_openvino(settings.backend, kind, None, preset.is_foreign):
-        from .openvino_engine import OpenVINOEngine
-
-        return OpenVINOEngine(preset.plain_net(), default_precision(kind, "openvino"), preset.sha256,
-                              settings.batch or AUTO_BATCH["cpu"], settings.tile)
-    return create_engine_for_network(preset.build_network(), settings, key=preset.sha256)
+    if uses_openvino(settings.backend, device_kind(settings.device), None, preset.is_foreign):
+        return _openvino_engine(preset.plain_net(), None, preset.sha256, settings)
+    return _torch_engine(preset.build_network(), settings, preset.sha256, None)
 
 
 def __getattr__(name: str) -> Any:
