@@ -47,6 +47,18 @@ def test_a_frame_that_cannot_fit_is_refused_before_any_work(monkeypatch):
         check_frame_fits(engine, 480, 640, 1)
 
 
+def test_a_segmented_run_refuses_such_a_frame_before_any_work(monkeypatch, tmp_path):
+    from media_factory import make_video
+    from repsr_video.jobs import job_dir_for
+    from repsr_video.pipeline import upscale_video
+
+    clip = make_video(tmp_path / "in.mkv", frames=4, width=64, height=48)
+    monkeypatch.setattr(engine_module, "default_budget", lambda device: 1000)
+    with pytest.raises(EngineError, match=r"a 64x48 frame cannot be upscaled x2 here"):
+        upscale_video(clip, tmp_path / "out.mkv", eager_fp32(tiny_net(2)))
+    assert not (tmp_path / "out.mkv").exists() and not job_dir_for(tmp_path / "out.mkv").exists()
+
+
 def test_pixels_beyond_free_memory_are_refused(monkeypatch):
     from repsr_video import budget
 

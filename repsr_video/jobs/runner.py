@@ -43,7 +43,7 @@ from repsr_video.output_plan import (
     OutputPlan,
     container_format,
 )
-from repsr_video.pipeline import ProgressEvent
+from repsr_video.pipeline import ProgressEvent, check_frame_fits
 
 
 @dataclass(frozen=True)
@@ -275,6 +275,8 @@ def run_job(
     container_format(output)
     index = index or index_video(input_path)
     info = read_video_info(input_path)
+    if engine is not None:  # a frame size this machine cannot upscale is refused before any work, as in one pass
+        check_frame_fits(engine, info.height, info.width, 2 if info.high_bit_depth else 1)
     model = factory.fingerprint() if factory is not None else engine_fingerprint(engine)
     plan = plan_with_streams(input_path, info, model["scale"], output, encode)  # fails early on a stream it cannot write
     segments = plan_segments(index, job.segment_seconds, job.time_range)
