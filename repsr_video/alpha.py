@@ -2,8 +2,9 @@
 the alpha plane is upscaled.
 
 The network only sees RGB: it was trained on RGB content, and a matte is smooth, so a classical filter
-does as well at a fraction of the cost. Alpha is upscaled with bicubic interpolation (the same filter
-images use, repsr_video.images), clamped to the dtype's range since bicubic overshoots at hard edges.
+does as well at a fraction of the cost. Alpha is upscaled with bicubic interpolation, clamped to the
+dtype's range since bicubic overshoots at hard edges (images use PIL's bicubic for 8-bit alpha,
+repsr_video.images).
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ class Source:
     """What an encoder takes from the input besides the upscaled frames; fixed when the input opens.
 
     `copied` is decided once, by the decoder's `copy_streams`: the decoder hands on the packets of
-    exactly these streams and the encoder writes exactly these, whether it muxes the packets itself
-    (PyAV) or has ffmpeg read them from `path` again.
+    exactly these streams, and the encoder copies, converts or leaves out each one as the output plan's
+    stream policy says (repsr_video/streams.py), whether it muxes the packets itself (PyAV) or has
+    ffmpeg read them from `path` again.
     """
 
     path: Path
@@ -132,8 +133,9 @@ class VideoDecoder:
     """Decode the video stream of `path` into FrameBatch items; other streams' packets come as PacketGroup.
 
     Opening reads up to the first frame, so `info` (size, colour, rotation) is known before any output
-    is created, and a file with no frame fails here. `copy_streams` says whether the output copies the
-    other streams (all of them) or none; `source` is what the encoder needs. Use as a context manager.
+    is created, and a file with no frame fails here. `copy_streams` says whether the other streams are
+    handed on (all of them, for the stream policy to copy, convert or leave out) or none; `source` is
+    what the encoder needs. Use as a context manager.
     """
 
     def __init__(self, path: str | Path, *, copy_streams: bool = True) -> None:

@@ -165,7 +165,7 @@ def _fits(pix_fmt: str, width: int, height: int) -> bool:
 
 
 def _layout_notes(info: VideoInfo, deint: str | None) -> list[str]:
-    """Interlacing: deinterlaced, or carried as combing (alpha: `_alpha_choice`); and the input's own notes."""
+    """Interlacing: deinterlaced, or carried as combing; and the input's own notes."""
     notes = list(info.notes)
     if deint == "all":
         notes.append("every frame is deinterlaced with bwdif (--deinterlace on), one frame per frame; the output is progressive")

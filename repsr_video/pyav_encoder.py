@@ -26,8 +26,6 @@ from repsr_video.output_plan import OutputPlan
 from repsr_video.stream_convert import Converter, open_converter
 from repsr_video.streams import container_tags, video_tags
 
-# Tags the muxer writes itself, or that describe the old encoding of a re-encoded stream.
-
 
 class PyAVEncoder:
     """Write `path` (in practice the temporary file) with the upscaled video and the copied streams.

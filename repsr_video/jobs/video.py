@@ -2,8 +2,9 @@
 
 A file whose frames cannot be told apart by pts (missing or repeated timestamps, e.g. AVI with
 B-frames) cannot be cut; it runs in one pass through the plain pipeline (which repairs timestamps),
-without resume, and says so. So does `--encoder ffmpeg`, whose process writes the whole file, and
-an encoder whose output the segment files (NUT) cannot hold (ProRes, QTRLE, DNxHD).
+without resume. So do `--encoder ffmpeg`, whose process writes the whole file, an encoder whose
+output the segment files (NUT) cannot hold (ProRes, QTRLE, DNxHD), and VP8/VP9 with alpha (kept as
+side data NUT drops). Asking for what needs segments (--workers, --ray, a time range) is then an error.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from repsr_video.jobs.segment import segment_format_holds
 from repsr_video.jobs.work import EngineFactory, Upscaler
 from repsr_video.output import FileResult
 from repsr_video.output_plan import CODEC_ALIASES, CONTAINERS, SIDE_DATA_ALPHA, EncodeSettings, default_codec
-
-ONE_PASS_NOTE = "{path}: its frames lack distinct timestamps, so it runs in one pass: an interrupted run starts over"
 
 
 @dataclass
@@ -54,7 +53,7 @@ def upscale_segmented(
     index = None if reason else index_video(input_path)
     if index is not None and not index.timestamps_complete:
         reason = "its frames lack distinct timestamps, so it cannot be cut into segments"
-    if index is None or reason:
+    if reason:
         if job.ray_address or len(job.worker_devices()) > 1 or not job.time_range.is_whole:
             raise InputError(f"{input_path}: {reason}; --workers, --ray, --start and --duration need a segmented run")
         return None

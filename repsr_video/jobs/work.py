@@ -29,7 +29,7 @@ from repsr_video.jobs.state import (
     read_marker,
 )
 from repsr_video.output_plan import OutputPlan
-from repsr_video.pipeline import Upscaler
+from repsr_video.pipeline import Upscaler, _run_stages
 from repsr_video.yuv_path import yuv_layout
 
 
@@ -105,8 +105,6 @@ class _Counting:
 def _encode(
     task: SegmentTask, engine: Upscaler, tmp: Path, progress: FrameCallback | None, queue_size: int, *, from_start: bool
 ) -> _Encoded:
-    from repsr_video.pipeline import _run_stages
-
     source = SegmentSource(task.input, task.segment, task.info, threads=task.threads, from_start=from_start,
                            alpha=task.plan.alpha, deinterlace=task.plan.deinterlace,
                            yuv=yuv_layout(engine, task.info, task.plan))
