@@ -35,6 +35,7 @@ from repsr_video.cli_arguments import (
     add_job_arguments,
     add_model_arguments,
     add_stream_arguments,
+    apply_threads,
     chosen_preset,
     encode_settings,
     engine_settings,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from repsr_video.engine_base import TiledEngine as Engine
-    from repsr_video.jobs import PresetEngine
+    from repsr_video.jobs import JobSettings, PresetEngine
     from repsr_video.jobs.engines import LazyEngine
     from repsr_video.output import FileResult
     from repsr_video.output_plan import EncodeSettings
@@ -95,8 +96,6 @@ def _presets_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def _presets_command(args: argparse.Namespace) -> int:
-    import json
-
     from repsr_video.preset import default_preset, installed_presets
 
     presets = installed_presets()
@@ -106,7 +105,7 @@ def _presets_command(args: argparse.Namespace) -> int:
     table = Table(title="installed presets", caption="default: what --scale N picks on a CPU and on a CUDA GPU")
     for column in ("name", "scale", "size", "PSNR-Y gain", "default", "description"):
         table.add_column(column)
-    defaults = {(p.scale, d): default_preset(p.scale, d).name for p in presets for d in ("cpu", "cuda")}
+    defaults = {(p.scale, d): default_preset(p.scale, d, presets).name for p in presets for d in ("cpu", "cuda")}
     for p in presets:
         gain = "-" if p.quality.mean_gain_db is None else f"{p.quality.mean_gain_db:+.2f} dB"
         where = ", ".join(d.upper() for d in ("cpu", "cuda") if defaults[(p.scale, d)] == p.name)
@@ -160,7 +159,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[], tuple[AddArguments, Run]]]] = {
     "presets": ("list the installed presets", lambda: (_presets_parser, _presets_command)),
     "train": ("train a RepSR preset on your images or clips", _train),
     "eval": ("score a preset against bicubic on high-resolution images", _eval),
-    "bench": ("measure decode, infer, encode and end-to-end speed on a clip", lambda: _bench()),
+    "bench": ("measure decode, infer, encode and end-to-end speed on a clip", _bench),
     "import": ("turn a Compact (or other spandrel-supported) model file into a preset", _import),
     "export": ("write a preset as ONNX or as a Compact model for other tools", _export),
 }
@@ -218,6 +217,7 @@ class _UpscaleProgress:
             TimeRemainingColumn(), console=console, transient=True,  # the summary line replaces the bars
             disable=quiet or not console.is_terminal,  # bars are for people at a terminal, not for logs and pipes
         )
+        self.quiet = quiet  # --quiet: errors only, so no resume line either
         self.file_task: TaskID | None = None
         self.folder_task: TaskID | None = None
 
@@ -243,7 +243,7 @@ class _UpscaleProgress:
     def on_frames(self, event: ProgressEvent) -> None:
         from repsr_video.jobs import JobProgress
 
-        if self.file_task is None and isinstance(event, JobProgress) and event.frames_resumed:
+        if self.file_task is None and isinstance(event, JobProgress) and event.frames_resumed and not self.quiet:
             self.print(f"{event.path.name}: resuming; {event.segments_done} of {event.segments_total} segment(s) "
                        f"({event.frames_resumed} frames) were done by an earlier run")
         if self.file_task is None:
@@ -288,9 +288,10 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
 
 
 def _upscale(
-    args: argparse.Namespace, engine: Engine | LazyEngine, encode: EncodeSettings, view: _UpscaleProgress
+    args: argparse.Namespace, engine: Engine | LazyEngine, encode: EncodeSettings, view: _UpscaleProgress,
+    job: JobSettings | None, factory: PresetEngine,
 ) -> list[FileResult]:
-    """Upscale the folder, image or video named by args; one FileResult per file."""
+    """Upscale the folder, image or video named by args; one FileResult per file (job: None for an image)."""
     from repsr_video.images import upscale_image
     from repsr_video.media import is_image
 
@@ -300,29 +301,32 @@ def _upscale(
 
         return upscale_folder(source, target, engine, encode=encode, overwrite=args.overwrite,
                               progress=view.on_frames, on_file_start=view.on_file_start, on_file_done=view.on_file_done,
-                              job=job_settings(args), factory=_factory(args, chosen_preset(args)))
+                              job=job, factory=factory)
     if is_image(source):
         return [upscale_image(source, target, engine, overwrite=args.overwrite, progress=view.on_frames)]
     from repsr_video.pipeline import upscale_video
 
     return [upscale_video(source, target, engine, encode=encode, overwrite=args.overwrite, progress=view.on_frames,
-                          job=job_settings(args), factory=_factory(args, chosen_preset(args)))]
+                          job=job, factory=factory)]
 
 
 def _upscale_command(args: argparse.Namespace) -> int:
     from repsr_video.engine import create_engine
     from repsr_video.jobs.engines import LazyEngine
+    from repsr_video.media import is_image
 
     source = Path(args.input)
     args.output = str(_output_path(source, Path(args.output)))
     _check_paths(source, Path(args.output), args.overwrite)
     preset = chosen_preset(args)
     encode = encode_settings(args)  # bad encoding options fail before the engine is built
-    _set_threads(args.threads)
+    apply_threads(args)
     if args.dry_run:
         return _dry_run(args, preset, create_engine(preset, engine_settings(args)), encode)
-    elsewhere = _workers_elsewhere(args, source)  # a video whose segments all run in workers: no model here
-    engine: Engine | LazyEngine = (LazyEngine(_factory(args, preset), elsewhere) if elsewhere
+    job = None if is_image(source) else job_settings(args)
+    factory = _factory(args, preset)
+    elsewhere = _workers_elsewhere(args, source, job)  # a video whose segments all run in workers: no model here
+    engine: Engine | LazyEngine = (LazyEngine(factory, elsewhere) if elsewhere
                                    else create_engine(preset, engine_settings(args)))
     talk = not (args.quiet or args.json)
     with _UpscaleProgress(args.quiet) as view:
@@ -330,7 +334,7 @@ def _upscale_command(args: argparse.Namespace) -> int:
             where = (f"in {elsewhere}" if isinstance(engine, LazyEngine)
                      else f"on {engine.device}, backend {engine.backend}, batch {engine.batch}")
             view.print(f"preset {preset.name} (x{preset.scale}, {preset.size}) {where}")
-        results = _upscale(args, engine, encode, view)
+        results = _upscale(args, engine, encode, view, job, factory)
         for result in results:
             for warning in result.warnings if talk else ():
                 view.print(f"warning: {warning}")
@@ -353,15 +357,12 @@ def _factory(args: argparse.Namespace, preset: Preset) -> PresetEngine:
     return PresetEngine(str(preset.path), engine_settings(args))
 
 
-def _workers_elsewhere(args: argparse.Namespace, source: Path) -> str | None:
+def _workers_elsewhere(args: argparse.Namespace, source: Path, job: JobSettings | None) -> str | None:
     """Where a video's segments run when not in this process ("Ray (auto)", "2 worker processes"), else None."""
-    from repsr_video.media import is_image
-
-    if source.is_dir() or is_image(source):
+    if job is None or source.is_dir():
         return None
     if args.ray:
         return f"Ray ({args.ray})"
-    job = job_settings(args)
     if len(job.worker_devices()) < 2:
         return None
     return f"{len(job.worker_devices())} worker processes" + (f" ({', '.join(job.devices)})" if job.devices else "")
@@ -409,17 +410,6 @@ def _print_folder_table(results: list[FileResult], folder: Path, *, quiet: bool 
     console.print(f"{len(results)} file(s): {counts['done']} done, {counts['skipped']} skipped (output exists), "
                   f"{counts['failed']} failed", markup=False, highlight=False)
 
-
-def _set_threads(threads: int | None) -> None:
-    if threads is None:
-        return
-    from repsr_video.errors import EngineError
-
-    if threads < 1:
-        raise EngineError(f"--threads {threads} must be 1 or more")
-    from repsr_video.engine import set_cpu_threads
-
-    set_cpu_threads(threads)
 
 
 def _summary(preset: Preset, engine: Engine | LazyEngine, results: list[FileResult]) -> dict[str, Any]:

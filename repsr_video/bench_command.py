@@ -17,6 +17,7 @@ from repsr_video.choices import DEFAULT_SCALE
 from repsr_video.cli_arguments import (
     add_encoding_arguments,
     add_model_arguments,
+    apply_threads,
     chosen_preset,
     encode_settings,
     engine_settings,
@@ -57,6 +58,7 @@ def _bench_engine(args: argparse.Namespace) -> tuple[TiledEngine, str]:
 def bench_command(args: argparse.Namespace) -> int:
     from repsr_video.bench import memory_check, run_bench
 
+    apply_threads(args)
     engine, model = _bench_engine(args)
     encode = encode_settings(args)
     say = (lambda stage: None) if args.json else (lambda stage: console.print(f"bench: {stage}...", markup=False))

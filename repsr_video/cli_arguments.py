@@ -58,7 +58,20 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, random_size: bool = 
     model.add_argument("--tile", type=int, metavar="N",
                        help="cut frames into N x N-pixel tiles with exact seams (0: never; default: only frames too "
                        "large for the memory budget)")
-    model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: torch's, one per core)")
+    model.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: one per core)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """--threads, for whichever runtime the engine uses (given before the engine is built)."""
+    if args.threads is None:
+        return
+    if args.threads < 1:
+        from repsr_video.errors import EngineError
+
+        raise EngineError(f"--threads {args.threads} must be 1 or more")
+    from repsr_video.engine import set_cpu_threads
+
+    set_cpu_threads(args.threads)
 
 
 def add_encoding_arguments(parser: argparse.ArgumentParser) -> None:

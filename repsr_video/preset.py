@@ -363,14 +363,15 @@ def load_preset(name_or_path: str | Path) -> Preset:
 FAST_SUFFIX = "-fast"
 
 
-def default_preset(scale: int, device: str = "cpu") -> Preset:
+def default_preset(scale: int, device: str = "cpu", presets: list[Preset] | None = None) -> Preset:
     """The declared default preset of `scale` (else the first one found); on a CUDA `device` ("cuda",
     "cuda:N") its strong sibling where one is installed: `general-x2` for `general-x2-fast`.
 
     The declared defaults are the fast M4C16 nets, which a CPU runs two to three times faster than
     the M8C32 ones; a GPU runs M8C32 far faster than real time, so there the stronger net costs nothing.
+    `presets`: installed_presets() when the caller already has them (each call scans the preset folders).
     """
-    candidates = [p for p in installed_presets() if p.scale == scale]
+    candidates = [p for p in (installed_presets() if presets is None else presets) if p.scale == scale]
     if not candidates:
         raise PresetError(f"no preset for scale x{scale} is installed; train one with `repsr-video train --scale {scale}`")
     # installed_presets() sorts the declared default of each scale first

@@ -46,6 +46,16 @@ def test_running_again_resumes_and_says_so(run, clip, tmp_path, tiny_preset, cap
     assert not job_dir_for(out).exists()
 
 
+def test_quiet_resume_prints_nothing(run, clip, tmp_path, tiny_preset, capsys):
+    out = tmp_path / "out.mkv"
+    factory = PresetEngine(str(tiny_preset.path), EngineSettings(device="cpu", backend="eager"))
+    with pytest.raises(KeyboardInterrupt):
+        run_job(clip, out, factory, job=JobSettings(segment_seconds=0.8), progress=StopAfter(2))
+    capsys.readouterr()
+    assert run(clip, out, "--segment", "0.8", "-q") == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_changed_settings_are_refused_until_restart(run, clip, tmp_path, tiny_preset, capsys):
     out = tmp_path / "out.mkv"
     factory = PresetEngine(str(tiny_preset.path), EngineSettings(device="cpu", backend="eager"))
