@@ -1,6 +1,8 @@
-"""repsr-video command line: argparse, settings objects, rich progress, and the one top-level catch.
+"""repsr-video command line: the upscale command, its progress and summaries, the subcommand registry and
+the one top-level catch. The shared options and the settings they make are repsr_video/cli_arguments.py.
 
-`repsr-video INPUT OUTPUT [...]` upscales; `presets`, `train`, `eval` and `bench` are subcommands.
+`repsr-video INPUT OUTPUT [...]` upscales; `presets`, `train`, `eval`, `bench`, `import` and `export`
+are subcommands.
 The library never prints: everything a person sees is rendered here.
 
 Start-up stays light: choices come from repsr_video.choices (no torch, no PyAV), defaults from the

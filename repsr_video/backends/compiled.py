@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from ..cache import cache_dir
 from .eager import EagerBackend
 
 COMPILE_AFTER_FRAMES = 48
@@ -104,10 +105,7 @@ def compiler_problem(device: torch.device) -> str | None:
 
 def inductor_cache_dir() -> Path:
     """Where Inductor keeps compiled graphs for repsr-video (beside the TensorRT engines)."""
-    root = os.environ.get("REPSR_VIDEO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "repsr-video"
-    )
-    return Path(root) / "inductor"
+    return cache_dir("inductor")
 
 
 def _recompile_limit() -> int:
@@ -142,7 +140,6 @@ class _Job:
     def __init__(self, run, raw: torch.Tensor) -> None:
         global _exit_hook_registered
         self.error: BaseException | None = None
-        self.seconds = 0.0
         stand_in = torch.zeros_like(raw)  # same shape, dtype and device: what the graph is keyed on
         if not _exit_hook_registered:
             # Runs when the main thread ends, before Python joins the remaining non-daemon threads.
@@ -155,14 +152,12 @@ class _Job:
         self._thread.start()
 
     def _work(self, run, stand_in: torch.Tensor) -> None:
-        start = time.perf_counter()
         try:
             run(stand_in)
         except BaseException as error:  # noqa: BLE001 - reported by the backend in the calling thread
             self.error = error
         finally:
             _running.discard(self)
-        self.seconds = time.perf_counter() - start
 
     def cancel(self) -> None:
         ident = self._thread.ident

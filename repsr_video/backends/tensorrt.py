@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..cache import cache_dir as shared_cache_dir
 from ..choices import PrecisionName
 from ..errors import EngineError
 from ..output import atomic_write
@@ -54,10 +54,7 @@ def tensorrt_problem() -> str | None:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("REPSR_VIDEO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "repsr-video"
-    )
-    return Path(root) / "tensorrt"
+    return shared_cache_dir("tensorrt")
 
 
 def engine_key(model_key: str, shape: tuple[int, ...], device: torch.device, precision: PrecisionName) -> dict[str, str]:

@@ -50,7 +50,9 @@ class LazyEngine:
     def __init__(self, factory: PresetEngine, where: str) -> None:
         self._factory = factory
         self._engine: Upscaler | None = None
-        self.scale: int = factory.fingerprint()["scale"]
+        from repsr_video.preset import read_preset
+
+        self.scale: int = read_preset(factory.preset).scale  # the TOML only: no model, and no torch, here
         self.where = where  # e.g. "2 worker processes", "Ray (auto)"
 
     def describe(self) -> str:
