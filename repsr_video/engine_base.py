@@ -7,6 +7,8 @@ A subclass runs one batch (`_upscale_batch`) and says where and how (`device`, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .budget import OomRetry, check_host_room, choose_tile, default_budget
@@ -21,13 +23,15 @@ class TiledEngine:
     """Upscales batches of frames. Attributes: scale, batch, device, backend, precision, weights_key, notes."""
 
     def __init__(self, scale: int, precision: PrecisionName, key: str, batch: int, halo: int | None, per_pixel: float,
-                 tile: int | None, oom: OomRetry | None = None) -> None:
+                 tile: int | None, free_cache: Callable[[], None] | None = None,
+                 out_of_memory: tuple[type[BaseException], ...] = ()) -> None:
         self.scale = scale
         self.precision = precision
         self.weights_key = key  # which weights (a preset's SHA-256): saved job state is matched on it
         self.fp32_retries = 0  # frames recomputed in fp32 because the low-precision residual overflowed
         self._notes: list[str] = []
-        self._oom = oom or OomRetry(self._run_tiled, batch)  # owns the batch size
+        # owns the batch size: halved on the runtime's `out_of_memory` errors (budget.py)
+        self._oom = OomRetry(self._run_tiled, batch, free_cache, out_of_memory)
         self._halo = halo  # the net's reach in input pixels (None: unknown, never tiled)
         self._tile_setting = tile
         self._per_pixel = per_pixel  # working bytes per output pixel (repsr_video/budget.py)

@@ -32,7 +32,7 @@ from .backends.base import Backend
 from .backends.compiled import CompiledBackend, compiler_problem
 from .backends.eager import EagerBackend
 from .backends.graph import COMPUTE_DTYPES, WIRE_DTYPES, FrameGraph, Residual, ResidualFn
-from .budget import OomRetry, bytes_per_output_pixel, default_budget
+from .budget import bytes_per_output_pixel, default_budget
 from .choices import PrecisionName
 from .engine_base import TiledEngine
 from .errors import EngineError
@@ -78,8 +78,8 @@ class Engine(TiledEngine):
         # (interop/foreign.py); 64 channels only sizes its frames' host memory check.
         per_pixel = bytes_per_output_pixel(net.channels if isinstance(net, SRNet) else 64, net.scale)
         # the batch size halves on a CUDA out-of-memory error
-        oom = OomRetry(self._run_tiled, batch, torch.cuda.empty_cache, (torch.cuda.OutOfMemoryError,))
-        super().__init__(net.scale, precision, key, batch, receptive_radius(net), per_pixel, tile, oom)
+        super().__init__(net.scale, precision, key, batch, receptive_radius(net), per_pixel, tile,
+                         torch.cuda.empty_cache, (torch.cuda.OutOfMemoryError,))
         self._skip = isinstance(net, SRNet)  # a foreign net computes the whole image itself
         self._device = device
         self._buffers: _HostBuffers | None = None

@@ -7,7 +7,7 @@ same net computation (`upscale_yuv`), and the encoder writes the upscaled planes
 unconverted. The matrix and range are the ones the RGB path uses (`VideoInfo.color`: colour.py's
 policy, untagged input included), and the output is tagged the same.
 
-`yuv_layout` is the one place that decides whether a run takes it: EncodeSettings.yuv_path "off" never;
+`refusal` is the one place that decides whether a run takes it (`yuv_layout` builds on it): "off" never;
 "auto" (the default) on a torch engine on a CUDA device, 8-bit input only (at 10 bits swscale sites the
 decoded chroma by the frame's chroma location and yuv.py does not: up to 132 of 1023 levels apart on
 sharp colour edges); "on" on any device that can run it (tests on CPU). In every mode only where: the
