@@ -42,6 +42,7 @@ from repsr_video.backends import compiled
 from repsr_video.engine import (
     Engine,
     EngineSettings,
+    cpu_bf16_instructions,
     cpu_has_native_bf16,
     create_engine_for_network,
 )
@@ -66,7 +67,7 @@ def cpu_description() -> str:
                 break
     except OSError:
         pass
-    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    bf16 = cpu_bf16_instructions()
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     return f"{model}, {os.cpu_count()} cores, {isa}, {'with' if bf16 else 'without'} bf16 instructions"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repsr_video.engine import EngineSettings, create_engine_for_network
+from repsr_video.engine import EngineSettings, cpu_bf16_instructions, create_engine_for_network
 from repsr_video.interop.exporter import engine_upscale, export_preset
 from repsr_video.interop.importer import import_model
 from repsr_video.interop.onnx_export import onnx_upscale
@@ -46,7 +46,7 @@ def cpu_name() -> str:
     except OSError:
         return platform.processor() or "unknown CPU"
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
-    return f"{model}, {'with' if 'avx512_bf16' in info.split() else 'without'} avx512_bf16"
+    return f"{model}, {'with' if cpu_bf16_instructions() else 'without'} bf16 instructions"
 
 
 def photos() -> list[tuple[str, np.ndarray]]:

@@ -29,6 +29,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from repsr_video.choices import BACKENDS
+
 
 def _command(args: argparse.Namespace, out: Path, workers: int = 1, ray: str | None = None) -> list[str]:
     """The user's command: repsr-video CLIP OUT ... (as `python -m repsr_video`)."""
@@ -211,7 +213,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clip", type=Path)
     parser.add_argument("--segment", type=float, default=2.0, help="segment seconds (short, so a short clip has several)")
-    parser.add_argument("--backend", default="eager", choices=("auto", "compile", "eager"))
+    parser.add_argument("--backend", default="eager", choices=BACKENDS)
     parser.add_argument("--codec", default="ffv1", help="ffv1 (lossless) lets the check compare pixels")
     parser.add_argument("--preset", help="preset name or TOML (default: the default x2 preset)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray row")

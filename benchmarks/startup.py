@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += compile_times(max(1, args.repeats - 1))
     with tempfile.TemporaryDirectory(prefix="repsr-startup-") as tmp:
         rows += cli_times(args.clip_seconds, args.repeats, Path(tmp), args.backends)
-    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
-    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    from repsr_video.engine import cpu_bf16_instructions
+
+    bf16 = cpu_bf16_instructions()
     print(f"{os.cpu_count()} cores, {'with' if bf16 else 'without'} bf16 instructions; "
           f"load average (1 min) before {load:.1f}, after {os.getloadavg()[0]:.1f}; seconds, median of {args.repeats}")
     print("| what | median s | min s | max s |")
