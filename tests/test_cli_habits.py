@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from media_factory import make_video, video_frames
-from repsr_video import cli, cli_arguments
+from repsr_video import cli, cli_arguments, upscale_command
 
 FAST = ["--device", "cpu", "--backend", "eager"]
 
@@ -46,7 +46,7 @@ def test_every_option_has_help():
 
 
 def test_progress_columns_are_labelled():
-    view = cli._UpscaleProgress(quiet=True)
+    view = upscale_command._UpscaleProgress(quiet=True)
     texts = [getattr(column, "text_format", "") for column in view.progress.columns]
     assert {"elapsed", "left", "{task.fields[unit]}", "{task.fields[fps]}"} <= set(texts)
 
