@@ -357,18 +357,21 @@ class VideoDecoder:
                 f"(kept {r.frames} frames)"
             )
 
-    def _stated_seconds(self) -> Fraction | None:
-        return stated_seconds(self.container, self.stream, self.time_base)
-
     def _ends_early(self) -> bool:
         if self.stream.frames and self.report.frames < self.stream.frames:
             return True
-        stated = self._stated_seconds()
+        stated = stated_seconds(self.container, self.stream, self.time_base)
         if stated is None or self._clock.previous is None:
             return False
         start = self.stream.start_time or 0
         decoded = (self._clock.previous - start + self._default_duration()) * self.time_base
-        return decoded < stated - max(Fraction(1, 2), stated / 20)
+        return falls_short(decoded, stated)
+
+
+def falls_short(decoded: Fraction, stated: Fraction) -> bool:
+    """Decoded video that stops well before the length its container states (by more than 0.5 s and 5 %):
+    a truncated file. The whole-file decoder and the segment index share this rule."""
+    return decoded < stated - max(Fraction(1, 2), stated / 20)
 
 
 def stated_seconds(container: av.container.InputContainer, stream: av.stream.Stream, time_base: Fraction) -> Fraction | None:

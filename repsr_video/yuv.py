@@ -32,6 +32,8 @@ uint8 for 8-bit and int16 holding 0..1023 for 10-bit (torch's uint16 support is 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -65,12 +67,17 @@ def _upsample_rows(chroma: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.stack([even, odd], dim=3).flatten(2, 3)
 
 
+@functools.cache
+def _row_taps(device: torch.device) -> torch.Tensor:
+    """The 1-3-3-1 row filter, once per device (built per batch, it was a host-to-device copy each time)."""
+    return torch.tensor([1.0, 3.0, 3.0, 1.0], device=device).div_(8).view(1, 1, 4, 1).expand(3, 1, 4, 1)
+
+
 def _chroma_sites(rgb: torch.Tensor) -> torch.Tensor:
     """(N,3,H,W) -> (N,3,H/2,W/2): RGB filtered down to the 4:2:0 chroma sites."""
     pairs = (rgb[..., 0::2] + rgb[..., 1::2]) / 2
     padded = F.pad(pairs, (0, 0, 1, 1), mode="replicate")  # rows -1 .. H
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0], device=rgb.device).div_(8).view(1, 1, 4, 1).expand(3, 1, 4, 1)
-    return F.conv2d(padded, taps, stride=(2, 1), groups=3)
+    return F.conv2d(padded, _row_taps(rgb.device), stride=(2, 1), groups=3)
 
 
 def yuv420_to_rgb(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, layout: YuvLayout) -> torch.Tensor:

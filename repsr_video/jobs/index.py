@@ -20,7 +20,7 @@ import av
 import av.error
 import numpy as np
 
-from repsr_video.decoder import open_input, pick_video_stream, stated_seconds
+from repsr_video.decoder import falls_short, open_input, pick_video_stream, stated_seconds
 from repsr_video.errors import InputError
 from repsr_video.timestamps import stores_pts
 
@@ -70,16 +70,15 @@ class VideoIndex:
         return float(ticks * self.time_base)
 
     def ends_early(self) -> bool:
-        """The packets stop well before the length the container states: a truncated file.
-        (The same rule as the whole-file decoder's: short by more than 0.5 s and 5 %.)"""
+        """The packets stop well before the length the container states: a truncated file (decoder.falls_short)."""
         frames = self.produces_frame
         if self.stated_frames and int(frames.sum()) < self.stated_frames:
             return True
         if self.stated_seconds is None or not frames.any():
             return False
-        last = int(np.argmax(np.where(frames, self.pts, np.iinfo(np.int64).min)))
+        last = int(np.argmax(np.where(frames, self.pts, NO_PTS)))
         length = (int(self.pts[last]) - self.start_time + max(1, int(self.duration[last]))) * self.time_base
-        return length < self.stated_seconds - max(Fraction(1, 2), self.stated_seconds / 20)
+        return falls_short(length, self.stated_seconds)
 
 
 def stream_time_base(stream: av.stream.Stream) -> Fraction:
