@@ -33,7 +33,6 @@ from .output_plan import EncodeSettings, plan_output
 
 if TYPE_CHECKING:
     from .engine_base import TiledEngine as Engine
-    from .output import FileResult
 
 GOAL = 0.9  # end-to-end fps / slowest stage alone
 
@@ -65,7 +64,7 @@ class BenchReport:
     warmup_seconds: float
     stages: list[StageResult]
     notes: list[str] = field(default_factory=list)
-    segments: int = 1  # how many segments the end-to-end run cut the clip into (--segment)
+    segments: int = 1  # how many segments the end-to-end run cut the clip into (the default segment length)
     segments_resumed: int = 0  # always 0 here (the bench starts fresh); the upscale command's --json has the same fields
 
     @property
@@ -238,6 +237,7 @@ def run_bench(
     on_stage: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Time each stage alone, then the pipeline, over the same `frames` frames of `clip`."""
+    from .jobs.video import segment_fields
     from .pipeline import upscale_video
 
     clip = Path(clip)
@@ -277,6 +277,7 @@ def run_bench(
         h, w = sample[0].height, sample[0].width
         with av.open(str(out)) as container:
             encoder_name = container.streams.video[0].codec_context.name
+    counts = segment_fields(result)
     return BenchReport(
         clip=str(clip),
         frames=frames,
@@ -287,16 +288,10 @@ def run_bench(
         warmup_seconds=warmup,
         stages=stages,
         notes=list(engine.notes),
-        **_segment_counts(result),
+        segments=int(counts.get("segments", 1)),  # no fields: the file ran in one pass
+        segments_resumed=int(counts.get("segments_resumed", 0)),
     )
 
-
-def _segment_counts(result: FileResult) -> dict[str, int]:
-    from .jobs.video import SegmentedResult
-
-    if isinstance(result, SegmentedResult):
-        return {"segments": result.segments, "segments_resumed": result.segments_resumed}
-    return {}  # ran in one pass (inputs without distinct timestamps, --encoder ffmpeg)
 
 
 def memory_check(

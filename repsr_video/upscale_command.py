@@ -192,15 +192,6 @@ def _workers_elsewhere(args: argparse.Namespace, source: Path, job: JobSettings 
     return f"{len(job.worker_devices())} worker processes" + (f" ({', '.join(job.devices)})" if job.devices else "")
 
 
-def _segment_fields(result: FileResult) -> dict[str, Any]:
-    """The --json fields of a video that ran as segments."""
-    from repsr_video.jobs.video import SegmentedResult
-
-    if not isinstance(result, SegmentedResult):
-        return {}
-    return {"segments": result.segments, "segments_resumed": result.segments_resumed, "frames_resumed": result.frames_resumed,
-            "resume_saved": round(result.resume_saved, 4)}
-
 
 def _print_segments(result: FileResult) -> None:
     from repsr_video.jobs.video import SegmentedResult
@@ -239,10 +230,11 @@ def _print_folder_table(results: list[FileResult], folder: Path, *, quiet: bool 
 def _summary(preset: Preset, engine: Engine | LazyEngine, results: list[FileResult]) -> dict[str, Any]:
     """The --json summary: what ran, and one entry per file."""
     from repsr_video.folder import count_results
+    from repsr_video.jobs.video import segment_fields
 
     files = [{"input": str(r.input), "output": str(r.output), "status": r.status, "frames": r.frames,
               "seconds": round(r.seconds, 3), "fps": round(r.fps, 2), "warnings": r.warnings, "error": r.error,
-              **_segment_fields(r)}
+              **segment_fields(r)}
              for r in results]
     return {"preset": preset.name, "scale": preset.scale, "engine": engine.describe(), **count_results(results), "files": files}
 

@@ -36,6 +36,14 @@ class SegmentedResult(FileResult):
         return self.frames_resumed / self.frames if self.frames else 0.0
 
 
+def segment_fields(result: FileResult) -> dict[str, int | float]:
+    """What the segments of a video did, for summaries (--json, bench); {} for a file run in one pass."""
+    if not isinstance(result, SegmentedResult):
+        return {}
+    return {"segments": result.segments, "segments_resumed": result.segments_resumed, "frames_resumed": result.frames_resumed,
+            "resume_saved": round(result.resume_saved, 4)}
+
+
 def upscale_segmented(
     input_path: Path,
     output: Path,
